@@ -1,0 +1,79 @@
+"""The `challenge` command line: a registry of commands, nothing else.
+
+Each command lives in its own module under ``challenge.commands``; this file
+wires them and turns known errors into a message and a hint (see
+``challenge.errors``). Set ``CHALLENGE_DEBUG=1`` to see tracebacks.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from challenge import __version__
+from challenge.commands import clock, help, workspace
+from challenge.errors import render_error
+from challenge.output import out
+
+app = typer.Typer(
+    name="challenge",
+    help="The transformer-from-scratch calibration challenge: build attention, multi-head attention, a "
+    "transformer block, a classifier, BERT and GPT from scratch, graded by hidden tests in a sandbox, "
+    "timed against the challenge's targets, with an honest self-calibration report.\n\n"
+    "Start: challenge init --handle NAME, then challenge start attention.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.text(f"challenge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    pass
+
+
+app.command("init")(workspace.init)
+app.command("list")(workspace.list_milestones)
+app.command("status")(workspace.status)
+app.command("start")(clock.start)
+app.command("pause")(clock.pause)
+app.command("resume")(clock.resume)
+app.command("log-time")(clock.log_time)
+app.command("hint")(help.hint)
+app.command("peek")(help.peek)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, map known errors to messages and exit codes."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        out.error("Interrupted.")
+        sys.exit(130)
+    except Exception as error:  # noqa: BLE001 - the one place that turns errors into messages
+        import click
+
+        if isinstance(error, click.ClickException):
+            error.show()
+            sys.exit(error.exit_code)
+        message = render_error(error)
+        if message is None or os.environ.get("CHALLENGE_DEBUG") == "1":
+            if message is not None:
+                out.error(message.message, message.hint)
+            raise
+        out.error(message.message, message.hint)
+        out.err_console.print("[dim](set CHALLENGE_DEBUG=1 for the traceback)[/dim]")
+        sys.exit(message.exit_code)
+    sys.exit(0)

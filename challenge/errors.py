@@ -1,0 +1,106 @@
+"""The one table from exceptions to user messages.
+
+Every failure a user can cause ends up here: ``render_error`` turns it into a
+message and a hint (the next thing to try). ``CHALLENGE_DEBUG=1`` shows the
+traceback instead of hiding it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+class ChallengeError(Exception):
+    """A user-facing error with a hint saying what to do next."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(ChallengeError):
+    """The command was misused (bad argument, wrong order of steps)."""
+
+    exit_code = 2
+
+
+class WorkspaceNotFound(UsageError):
+    pass
+
+
+class WorkspaceExists(UsageError):
+    pass
+
+
+class MilestoneNotStarted(UsageError):
+    pass
+
+
+class LogCorrupted(ChallengeError):
+    """The event log's hash chain is broken (edited or deleted lines)."""
+
+
+@dataclass(frozen=True)
+class UserMessage:
+    message: str
+    hint: str
+    exit_code: int
+
+
+def _unknown_milestone(error) -> UserMessage:
+    if error.suggestions:
+        hint = "Did you mean " + " or ".join(f"'{s}'" for s in error.suggestions) + "?"
+    else:
+        hint = "Known milestones: " + ", ".join(error.known) + " (see `challenge list`)."
+    return UserMessage(f"No milestone called '{error.name}'.", hint, 2)
+
+
+def _milestone_format(error) -> UserMessage:
+    if error.newer:
+        return UserMessage(
+            f"{error.path} was written for a newer version of the harness.",
+            "Upgrade: pip install --upgrade challenge (or git pull in your clone).",
+            1,
+        )
+    problems = "\n".join(f"  - {p}" for p in error.problems)
+    return UserMessage(f"Milestone file {error.path} is invalid:\n{problems}", "Fix the field(s) named above.", 1)
+
+
+def _lock_timeout(error) -> UserMessage:
+    return UserMessage(
+        f"Another challenge command holds the workspace lock ({error}).",
+        "Wait for it to finish; if none is running, delete the .lock file next to events.jsonl.",
+        1,
+    )
+
+
+def _permission(error) -> UserMessage:
+    return UserMessage(f"Permission denied: {error.filename or error}", "Check that the workspace folder is yours and writable.", 1)
+
+
+def _table() -> list[tuple[type[BaseException], Callable[[BaseException], UserMessage]]]:
+    # Imported here so that building the table costs nothing at start-up.
+    from filelock import Timeout
+
+    from milestones.registry import UnknownMilestone
+    from milestones.schema import MilestoneFormatError
+
+    return [
+        (ChallengeError, lambda e: UserMessage(e.message, e.hint, e.exit_code)),
+        (UnknownMilestone, _unknown_milestone),
+        (MilestoneFormatError, _milestone_format),
+        (Timeout, _lock_timeout),
+        (PermissionError, _permission),
+    ]
+
+
+def render_error(error: BaseException) -> UserMessage | None:
+    """The user message for a known error, or None for a bug (show the traceback)."""
+    for kind, render in _table():
+        if isinstance(error, kind):
+            return render(error)
+    return None

@@ -1,0 +1,101 @@
+"""Per-milestone progress derived from the event log (no state file to drift)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from challenge.eventlog import Event
+
+
+@dataclass(frozen=True)
+class Attempt:
+    ts: float
+    status: str  # pass | fail | error
+    passed: int
+    total: int
+    confidence: float | None  # "how sure are you this passes?", asked before the run
+    builtins_used: tuple[str, ...] = ()
+    results_file: str | None = None
+
+
+@dataclass
+class MilestoneProgress:
+    id: str
+    started_at: float | None = None
+    predicted_hours: float | None = None
+    predicted_pass: float | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    hints_used: int = 0
+    peeks: int = 0
+    trainings: int = 0
+    reflection: dict[str, Any] | None = None
+    reflections_replaced: int = 0
+
+    @property
+    def started(self) -> bool:
+        return self.started_at is not None
+
+    @property
+    def passed(self) -> bool:
+        return any(a.status == "pass" for a in self.attempts)
+
+    @property
+    def first_pass(self) -> bool:
+        return bool(self.attempts) and self.attempts[0].status == "pass"
+
+    @property
+    def passed_at(self) -> float | None:
+        return next((a.ts for a in self.attempts if a.status == "pass"), None)
+
+    @property
+    def failed_attempts(self) -> int:
+        return sum(1 for a in self.attempts if a.status != "pass")
+
+    @property
+    def status(self) -> str:
+        if self.passed:
+            return "passed"
+        return "in progress" if self.started or self.attempts else "not started"
+
+
+def derive_progress(events: Iterable[Event]) -> dict[str, MilestoneProgress]:
+    progress: dict[str, MilestoneProgress] = {}
+    pending_confidence: dict[str, float] = {}
+    for event in events:
+        if not event.milestone:
+            continue
+        item = progress.setdefault(event.milestone, MilestoneProgress(event.milestone))
+        data = event.data
+        if event.type == "start":
+            if item.started_at is None:
+                item.started_at = event.ts
+                item.predicted_hours = _number(data.get("predict_hours"))
+                item.predicted_pass = _number(data.get("predict_pass"))
+        elif event.type == "prediction" and data.get("kind") == "confidence":
+            if (value := _number(data.get("value"))) is not None:
+                pending_confidence[event.milestone] = value
+        elif event.type == "test":
+            item.attempts.append(Attempt(
+                ts=event.ts, status=str(data.get("status", "error")), passed=int(data.get("passed", 0)),
+                total=int(data.get("total", 0)), confidence=pending_confidence.pop(event.milestone, None),
+                builtins_used=tuple(data.get("builtins_used", [])), results_file=data.get("results_file")))
+        elif event.type == "hint":
+            item.hints_used = max(item.hints_used, int(data.get("index", 0)) + 1)
+        elif event.type == "peek":
+            item.peeks += 1
+        elif event.type == "train":
+            item.trainings += 1
+        elif event.type == "reflect":
+            if item.reflection is not None:
+                item.reflections_replaced += 1
+            item.reflection = dict(data.get("answers", {}))
+    return progress
+
+
+def passed_ids(events: Iterable[Event]) -> set[str]:
+    return {mid for mid, item in derive_progress(events).items() if item.passed}
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

@@ -1,0 +1,11 @@
+"""Milestone content as data: one folder per milestone with ``milestone.yaml``,
+``README.md`` (instructions), ``stub.py`` and ``reference.py``.
+
+This package holds the schema and the loader; it imports neither ``challenge``
+nor ``grader``.
+"""
+
+from milestones.registry import Registry, load_registry
+from milestones.schema import FORMAT_VERSION, Milestone, MilestoneFormatError
+
+__all__ = ["FORMAT_VERSION", "Milestone", "MilestoneFormatError", "Registry", "load_registry"]

@@ -1,0 +1,35 @@
+import pytest
+
+from challenge.errors import ChallengeError, WorkspaceExists, WorkspaceNotFound
+from challenge.workspace import find_workspace, init_workspace
+
+
+def test_handle_is_validated(tmp_path):
+    with pytest.raises(ChallengeError, match="handle"):
+        init_workspace(handle="../evil", path=tmp_path / "x")
+
+
+def test_init_twice_is_refused(tmp_path):
+    init_workspace(handle="ada", path=tmp_path / "ws")
+    with pytest.raises(WorkspaceExists):
+        init_workspace(handle="ada", path=tmp_path / "ws")
+
+
+def test_found_from_inside_a_subfolder(tmp_path):
+    ws = init_workspace(handle="ada", base=tmp_path)
+    inner = ws.root / "01_attention"
+    inner.mkdir()
+    assert find_workspace(cwd=inner).root == ws.root
+    assert find_workspace(cwd=tmp_path).root == ws.root  # the single one under ./submissions
+
+
+def test_corrupt_config_is_explained(tmp_path):
+    ws = init_workspace(handle="ada", path=tmp_path / "ws")
+    (ws.root / "workspace.json").write_text("{not json")
+    with pytest.raises(ChallengeError, match="unreadable"):
+        find_workspace(explicit=ws.root)
+
+
+def test_missing_workspace(tmp_path):
+    with pytest.raises(WorkspaceNotFound):
+        find_workspace(cwd=tmp_path)
