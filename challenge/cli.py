@@ -13,7 +13,7 @@ import sys
 import typer
 
 from challenge import __version__
-from challenge.commands import clock, help, workspace
+from challenge.commands import clock, grading, help, workspace
 from challenge.errors import render_error
 from challenge.output import out
 
@@ -49,6 +49,8 @@ app.command("start")(clock.start)
 app.command("pause")(clock.pause)
 app.command("resume")(clock.resume)
 app.command("log-time")(clock.log_time)
+app.command("test")(grading.test)
+app.command("watch")(grading.watch)
 app.command("hint")(help.hint)
 app.command("peek")(help.peek)
 

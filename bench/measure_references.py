@@ -1,0 +1,145 @@
+"""Train each training milestone's reference in-process and print how it scores.
+
+    CHALLENGE_DATA_DIR=../shared/data python bench/measure_references.py [--budget-s 90] [--only gpt]
+
+For each task: prepare the data, build the reference model, train it with a time
+budget on 2 threads (as on CI), then score the test split against the baselines
+the hidden tests use: test accuracy vs the majority class for the classifier;
+test loss per predicted token vs the unigram baseline and vs the same model at
+random init for BERT (masked positions, fixed evaluation mask) and GPT.
+This is how the reference configs and the milestone budgets were validated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from grader import stats  # noqa: E402
+from grader.training_task import TrainingTask  # noqa: E402
+from milestones.tasks import masked_lm, causal_lm, prepare_task  # noqa: E402
+
+MILESTONES = {  # milestone folder -> (task, default budget)
+    "classifier": ("04_classifier", "rt_polarity", 90),
+    "bert": ("05_bert", "ag_news_mlm", 180),
+    "gpt": ("06_gpt", "ag_news_lm", 180),
+}
+EVAL_MASK_SEED = 1234
+EVAL_BATCH = 128
+
+
+def load_reference(folder: str):
+    path = ROOT / "milestones" / folder / "reference.py"
+    spec = importlib.util.spec_from_file_location(f"reference_{folder}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@torch.no_grad()
+def token_losses(model, inputs, targets, padding_mask=None) -> torch.Tensor:
+    """Per-target NLL for targets != -100, batch by batch, in order."""
+    model.eval()
+    out = []
+    for start in range(0, len(inputs), EVAL_BATCH):
+        x, y = inputs[start : start + EVAL_BATCH], targets[start : start + EVAL_BATCH]
+        logits = model(x) if padding_mask is None else model(x, padding_mask[start : start + EVAL_BATCH])
+        loss = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none", ignore_index=-100)
+        out.append(loss[y.flatten() != -100])
+    return torch.cat(out)
+
+
+def evaluate_classifier(model, task) -> dict:
+    ids, labels = task.inputs["test"].long(), task.labels["test"]
+    model.eval()
+    with torch.no_grad():
+        predictions = torch.cat(
+            [model(ids[s : s + 256], ids[s : s + 256] == task.spec["pad_id"]).argmax(-1) for s in range(0, len(ids), 256)]
+        )
+    correct = int((predictions == labels).sum())
+    majority = stats.majority_rate(labels)
+    return {
+        "test_acc": correct / len(labels),
+        "majority": majority,
+        "p_value": stats.binomial_sf(correct, len(labels), majority),
+    }
+
+
+def lm_eval_data(task) -> tuple[tuple, torch.Tensor, list[int]]:
+    """(model inputs, targets with -100, ignored ids) for the LM tasks' test split."""
+    if task.kind == "masked_lm":
+        ids = task.inputs["test"].long()
+        inputs, targets = masked_lm.mask_for_evaluation(ids, task.spec, seed=EVAL_MASK_SEED)
+        return (inputs, ids == task.spec["pad_id"]), targets, task.spec["special_ids"]
+    windows = causal_lm.windows(task.inputs["test"], task.spec["block_size"])
+    return (windows[:, :-1], None), windows[:, 1:], []
+
+
+def evaluate_lm(model, fresh_model, task) -> dict:
+    (inputs, padding_mask), targets, ignore = lm_eval_data(task)
+    learner = token_losses(model, inputs, targets, padding_mask)
+    random_init = token_losses(fresh_model, inputs, targets, padding_mask)
+    unigram = stats.unigram_token_losses(task.inputs["train"], targets, task.spec["vocab_size"], ignore=ignore)
+    low, high = stats.bootstrap_paired_diff_ci(learner, unigram)
+    return {
+        "test_loss": float(learner.mean()),
+        "unigram": float(unigram.mean()),
+        "random_init": float(random_init.mean()),
+        "margin_vs_unigram_ci95": (round(low, 3), round(high, 3)),
+        "targets": len(learner),
+    }
+
+
+def measure(name: str, budget_s: float, seed: int) -> None:
+    folder, task_name, _ = MILESTONES[name]
+    reference = load_reference(folder)
+    task = prepare_task(task_name, data_dir=None, cache_dir=Path(os.environ.get("TMPDIR", "/tmp")) / "challenge-bench")
+    torch.manual_seed(seed)
+    model = reference.build_model(task.spec)
+    torch.manual_seed(seed + 1)
+    fresh_model = reference.build_model(task.spec)
+    n_params = sum(p.numel() for p in model.parameters())
+    training = TrainingTask(task.to_worker_tensors(), task.spec, budget_s=budget_s, seed=seed)
+    start = time.perf_counter()
+    reference.train(model, training)
+    seconds = time.perf_counter() - start
+    steps = training.history[-1]["step"] + 1 if training.history else 0
+    print(f"\n== {name} ({task_name}, {task.source}) params={n_params:,} vocab={task.spec['vocab_size']}")
+    print(f"   trained {seconds:.1f} s (budget {budget_s:.0f}), {steps} steps, "
+          f"{training.tokens_seen / seconds:,.0f} tokens/s")
+    t0 = time.perf_counter()
+    result = evaluate_classifier(model, task) if task.kind == "classification" else evaluate_lm(model, fresh_model, task)
+    print(f"   evaluated in {time.perf_counter() - t0:.1f} s:", {k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()})
+    if task.kind != "classification":
+        print(f"   below unigram by {result['unigram'] - result['test_loss']:.3f} nats, "
+              f"below random init by {result['random_init'] - result['test_loss']:.3f} nats")
+    if task.kind == "causal_lm" and hasattr(reference, "generate"):
+        prompt = task.inputs["test"][:40].long()[None]
+        sample = reference.generate(model, prompt, 120)[0]
+        print("   sample:", repr(task.decode(prompt[0])), "->", repr(task.decode(sample[40:])))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=list(MILESTONES), action="append", help="measure only this one (repeatable)")
+    parser.add_argument("--budget-s", type=float, help="training budget (default: the milestone's)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    for name in args.only or list(MILESTONES):
+        measure(name, args.budget_s or MILESTONES[name][2], args.seed)
+
+
+if __name__ == "__main__":
+    main()

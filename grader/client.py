@@ -1,0 +1,244 @@
+"""The judge's side of the worker: start it sandboxed, send requests, enforce
+timeouts, capture its output, and turn every way it can die into a named error.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from queue import Empty, Queue
+from typing import Any
+
+from grader.protocol import Handle, ProtocolError, read_message, write_message
+from grader.sandbox import Limits, SandboxMode, launch, worker_config
+
+OUTPUT_KEEP = 64 * 1024
+START_TIMEOUT_S = 60
+
+
+class WorkerProblem(Exception):
+    """Base for every way a request into learner code can go wrong."""
+
+    status = "error"
+
+
+class LearnerException(WorkerProblem):
+    def __init__(self, message: str, traceback: str = "", type_name: str = ""):
+        super().__init__(message)
+        self.message, self.traceback, self.type_name = message, traceback, type_name
+
+
+class MissingSymbol(WorkerProblem):
+    def __init__(self, name: str):
+        super().__init__(f"{name} is not defined in your file")
+        self.name = name
+
+
+class WorkerTimeout(WorkerProblem):
+    def __init__(self, seconds: float, what: str):
+        super().__init__(f"{what} did not finish within {seconds:g} s (an infinite loop, or far too slow?)")
+        self.seconds = seconds
+
+
+class WorkerCrashed(WorkerProblem):
+    def __init__(self, reason: str):
+        super().__init__(f"your code crashed the worker process: {reason}")
+        self.reason = reason
+
+
+class ForbiddenBuiltin(Exception):
+    def __init__(self, names: list[str]):
+        self.names = names
+        super().__init__(", ".join(names))
+
+
+def describe_exit(code: int | None) -> str:
+    if code is None:
+        return "it stopped answering"
+    if code < 0 or code > 128:
+        number = -code if code < 0 else code - 128
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        meaning = {"SIGSEGV": "a segmentation fault", "SIGKILL": "killed (out of memory, or a limit)",
+                   "SIGXCPU": "CPU time limit exceeded", "SIGXFSZ": "file size limit exceeded",
+                   "SIGABRT": "aborted", "SIGBUS": "bus error"}.get(name, name)
+        return f"{name}: {meaning}"
+    return f"it exited with status {code} (os._exit or a fatal error)"
+
+
+@dataclass
+class _Capture:
+    """Keeps the first OUTPUT_KEEP bytes of a stream, counts the rest."""
+
+    data: bytearray = field(default_factory=bytearray)
+    total: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def pump(self, stream) -> None:
+        for chunk in iter(lambda: stream.read1(65536), b""):
+            with self.lock:
+                self.total += len(chunk)
+                room = OUTPUT_KEEP - len(self.data)
+                if room > 0:
+                    self.data += chunk[:room]
+
+    def mark(self) -> int:
+        with self.lock:
+            return len(self.data)
+
+    def since(self, mark: int) -> tuple[str, int]:
+        with self.lock:
+            return self.data[mark:].decode("utf-8", "replace"), self.total
+
+
+class Worker:
+    """One sandboxed worker process serving requests for a whole test run."""
+
+    def __init__(self, *, learner_file: Path, tracked: list[str], limits: Limits, threads: int = 2,
+                 isolate: bool = True, call_timeout_s: float = 30.0):
+        self.learner_file = Path(learner_file)
+        self.tracked, self.limits, self.threads, self.isolate = tracked, limits, threads, isolate
+        self.call_timeout_s = call_timeout_s
+        self.process = None
+        self.mode = SandboxMode()
+        self.info: dict = {}
+        self.exports: list[str] = []
+        self._responses: Queue = Queue()
+        self._stdout, self._stderr = _Capture(), _Capture()
+        self.scratch: Path | None = None
+
+    # -- lifecycle -----------------------------------------------------------
+    def start(self) -> "Worker":
+        self.scratch = Path(tempfile.mkdtemp(prefix="challenge-worker-"))
+        learner_copy = self.scratch / self.learner_file.name
+        shutil.copyfile(self.learner_file, learner_copy)
+        req_r, req_w = os.pipe()
+        resp_r, resp_w = os.pipe()
+        config = worker_config(learner_path=learner_copy, scratch=self.scratch, tracked=self.tracked,
+                               threads=self.threads, confine=self.isolate)
+        try:
+            self.process, self.mode = launch(config=config, scratch=self.scratch, limits=self.limits,
+                                             threads=self.threads, fds=(req_r, resp_w), isolate=self.isolate)
+        finally:
+            os.close(req_r)
+            os.close(resp_w)
+        self._requests = os.fdopen(req_w, "wb", buffering=0)
+        responses = os.fdopen(resp_r, "rb", buffering=0)
+        for capture, stream in ((self._stdout, self.process.stdout), (self._stderr, self.process.stderr)):
+            threading.Thread(target=capture.pump, args=(stream,), daemon=True).start()
+        threading.Thread(target=self._read_responses, args=(responses,), daemon=True).start()
+        hello = self._await(START_TIMEOUT_S, "starting the sandboxed worker")
+        self.info = hello["value"]
+        sandbox = self.info.get("sandbox", {})
+        self.mode.filesystem = sandbox.get("filesystem", self.mode.filesystem)
+        self.mode.tcp = sandbox.get("tcp", self.mode.tcp)
+        self.mode.capabilities = sandbox.get("capabilities", self.mode.capabilities)
+        return self
+
+    def _read_responses(self, stream) -> None:
+        try:
+            while True:
+                self._responses.put(read_message(stream))
+        except (EOFError, OSError, ProtocolError) as error:
+            self._responses.put(error)
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.process.wait(timeout=10)
+        except Exception:  # noqa: BLE001
+            pass
+
+    def close(self) -> None:
+        if self.alive:
+            try:
+                write_message(self._requests, {"op": "exit"})
+                self.process.wait(timeout=5)
+            except Exception:  # noqa: BLE001 - a stuck worker is killed below
+                pass
+        self.kill()
+        if self.scratch:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def interrupt(self) -> None:
+        """Ask learner code to stop (KeyboardInterrupt in the worker)."""
+        if self.alive:
+            try:
+                os.killpg(self.process.pid, signal.SIGINT)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    # -- output --------------------------------------------------------------
+    def output_mark(self) -> tuple[int, int]:
+        return self._stdout.mark(), self._stderr.mark()
+
+    def output_since(self, mark: tuple[int, int]) -> str:
+        out, out_total = self._stdout.since(mark[0])
+        err, err_total = self._stderr.since(mark[1])
+        text = out + err
+        if max(out_total, err_total) > OUTPUT_KEEP:
+            text += f"\n[output truncated: {out_total + err_total} bytes in all]"
+        return text
+
+    # -- requests ------------------------------------------------------------
+    def _await(self, timeout: float, what: str) -> dict:
+        try:
+            item = self._responses.get(timeout=timeout)
+        except Empty:
+            self.kill()
+            raise WorkerTimeout(timeout, what) from None
+        if isinstance(item, Exception):
+            self.kill()
+            if isinstance(item, ProtocolError):
+                raise WorkerCrashed(f"it sent a malformed message ({item})")
+            code = self.process.wait(timeout=10) if self.process else None
+            raise WorkerCrashed(describe_exit(code))
+        return item
+
+    def request(self, op: str, *, timeout: float | None = None, what: str = "the call", **payload: Any) -> dict:
+        """Send one request and return the raw response (ok, value, error, builtins)."""
+        if not self.alive:
+            raise WorkerCrashed("it is no longer running")
+        try:
+            write_message(self._requests, {"op": op, **payload})
+        except (BrokenPipeError, OSError):
+            self.kill()
+            raise WorkerCrashed(describe_exit(self.process.wait(timeout=10))) from None
+        return self._await(timeout or self.call_timeout_s, what)
+
+    def value(self, op: str, **payload: Any) -> Any:
+        response = self.request(op, **payload)
+        self.last_builtins = response.get("builtins", [])
+        if response.get("ok"):
+            return response.get("value")
+        error = response.get("error", {})
+        if error.get("kind") == "missing":
+            raise MissingSymbol(error["message"])
+        raise LearnerException(error.get("message", "unknown error"), error.get("traceback", ""), error.get("type", ""))
+
+
+def handle_of(value: Any) -> Handle:
+    if not isinstance(value, Handle):
+        raise LearnerException(f"expected an nn.Module, got {type(value).__name__}")
+    return value
+
+
+def wait_until(deadline: float) -> float:
+    return max(0.1, deadline - time.monotonic())

@@ -1,0 +1,83 @@
+"""The results document of one test run: small, versioned, pure data.
+
+Modelled on exercism's test-runner v3 (per test ``name``, ``status``,
+``message``, ``output`` capped at 500 characters) with what a calibration
+harness adds: duration, hint, grader version, hidden-test hash, sandbox mode,
+device, seed, built-ins used, metrics and examples for training milestones.
+Rendering lives elsewhere (``challenge.render``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SCHEMA = "challenge-results"
+SCHEMA_VERSION = 1
+OUTPUT_CAP = 500
+
+
+def cap_output(text: str, limit: int = OUTPUT_CAP) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"\n[... {len(text) - limit} more characters cut]"
+
+
+@dataclass
+class TestResult:
+    name: str
+    status: str  # pass | fail | error
+    message: str = ""
+    hint: str = ""
+    output: str = ""
+    duration_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.output = cap_output(self.output)
+
+
+@dataclass
+class RunResult:
+    milestone: str
+    status: str  # pass | fail | error (error: the code could not even be loaded, or the harness broke)
+    message: str = ""  # top-level message when status is error
+    tests: list[TestResult] = field(default_factory=list)
+    grader_version: str = ""
+    hidden_tests_sha256: str = ""
+    sandbox: dict[str, Any] = field(default_factory=dict)
+    device: str = "cpu"
+    seed: int = 0
+    started_at: float = 0.0
+    duration_s: float = 0.0
+    learner_file_sha256: str = ""
+    builtins_used: list[str] = field(default_factory=list)
+    forbidden_used: list[str] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    examples: list[dict[str, Any]] = field(default_factory=list)
+    schema: str = SCHEMA
+    version: int = SCHEMA_VERSION
+
+    @property
+    def passed(self) -> int:
+        return sum(1 for t in self.tests if t.status == "pass")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "RunResult":
+        if raw.get("schema") != SCHEMA or not isinstance(raw.get("version"), int):
+            raise ValueError("not a challenge results document")
+        if raw["version"] > SCHEMA_VERSION:
+            raise ValueError(f"results version {raw['version']} is newer than this grader understands")
+        known = {f for f in cls.__dataclass_fields__}
+        data = {k: v for k, v in raw.items() if k in known}
+        data["tests"] = [TestResult(**{k: v for k, v in t.items() if k in TestResult.__dataclass_fields__})
+                         for t in raw.get("tests", [])]
+        return cls(**data)
+
+
+def overall_status(tests: list[TestResult]) -> str:
+    if not tests:
+        return "error"
+    return "pass" if all(t.status == "pass" for t in tests) else "fail"

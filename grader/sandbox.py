@@ -1,0 +1,172 @@
+"""Launching the worker in a sandbox, with whatever isolation this OS allows.
+
+Layers (each recorded in ``SandboxMode``, none silently assumed):
+- a new network namespace (no network at all) and a new PID namespace (every
+  process the worker spawns dies with it), via util-linux ``unshare``; as a
+  normal user through a user namespace where the system permits one;
+- a scrubbed environment (no tokens or credentials from the parent);
+- a temporary scratch folder as working directory and HOME;
+- resource limits: address space, file size, open files, CPU time, processes;
+- inside the worker: Landlock (writes only to scratch, no reading of the home
+  folder, no TCP) and all capabilities dropped (see ``grader.confine``).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import resource
+import shutil
+import site
+import subprocess
+import sys
+import sysconfig
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import grader
+
+SAFE_ENV = ("LANG", "LC_ALL", "TZ")
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_mb: int = 6144
+    cpu_s: int = 600
+    file_size_mb: int = 512
+    open_files: int = 256
+    processes: int = 256  # beyond what the user already runs; threads count too
+
+
+@dataclass
+class SandboxMode:
+    network: str = "unrestricted"
+    processes: str = "process group"
+    filesystem: str = "unrestricted"
+    tcp: str = "unrestricted"
+    capabilities: str = "kept"
+    environment: str = "scrubbed"
+    limits: dict = field(default_factory=dict)
+
+    @property
+    def isolated(self) -> bool:
+        """Network cut off and filesystem confined: safe enough for foreign code."""
+        return self.network.startswith("none") and self.filesystem.startswith("landlock")
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"isolated": self.isolated}
+
+
+@functools.lru_cache(maxsize=1)
+def namespace_prefix() -> tuple[str, ...]:
+    """The ``unshare`` invocation that works here, or () where none does."""
+    tool = shutil.which("unshare")
+    if not tool or sys.platform != "linux":
+        return ()
+    base = ("--net", "--pid", "--fork", "--kill-child")
+    attempts = [(tool, *base)] if os.geteuid() == 0 else []
+    attempts.append((tool, "--user", "--map-root-user", *base))
+    for prefix in attempts:
+        try:
+            probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if probe.returncode == 0:
+            return prefix
+    return ()
+
+
+def _count_own_tasks() -> int:
+    """Processes and threads of this user: RLIMIT_NPROC counts all of them."""
+    uid, count = os.getuid(), 0
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    count += len(os.listdir(entry / "task"))
+            except OSError:
+                continue
+    return count
+
+
+def _readable_roots() -> list[str]:
+    """Where the worker may read: system folders, Python and its packages, the
+    grader package; never the harness's milestones (references) or home."""
+    roots = {"/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/proc", "/sys", "/dev", "/opt/conda"}
+    for key in ("stdlib", "platstdlib", "include"):
+        roots.add(sysconfig.get_paths()[key])
+    roots.update({sys.base_prefix + "/bin", sys.base_prefix + "/lib", sys.prefix + "/bin", str(Path(sys.executable).resolve().parent)})
+    hidden = {"milestones", "challenge"}
+    for packages in {*site.getsitepackages(), sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}:
+        folder = Path(packages)
+        if not folder.is_dir():
+            continue
+        for entry in folder.iterdir():
+            if entry.name not in hidden:
+                roots.add(str(entry))
+    roots.add(str(Path(grader.__file__).resolve().parent))
+    return sorted(r for r in roots if Path(r).exists())
+
+
+def worker_config(*, learner_path: Path, scratch: Path, tracked: list[str], threads: int, confine: bool) -> dict:
+    return {
+        "learner_path": str(learner_path),
+        "tracked": tracked,
+        "threads": threads,
+        "confine": confine,
+        "read_paths": _readable_roots() + [str(scratch)],
+        "write_paths": [str(scratch)],
+        "write_files": ["/dev/null"],
+    }
+
+
+def scrubbed_env(scratch: Path, threads: int) -> dict[str, str]:
+    env = {key: os.environ[key] for key in SAFE_ENV if key in os.environ}
+    env.update(HOME=str(scratch), TMPDIR=str(scratch / "tmp"), PATH="/usr/bin:/bin", PYTHONDONTWRITEBYTECODE="1",
+               PYTHONUNBUFFERED="1", OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
+               HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", MPLBACKEND="Agg", PYTHONHASHSEED="0")
+    return env
+
+
+def _limit_setter(limits: Limits, base_tasks: int):
+    def apply() -> None:
+        mb = 1024 * 1024
+        for which, value in ((resource.RLIMIT_AS, limits.memory_mb * mb),
+                             (resource.RLIMIT_FSIZE, limits.file_size_mb * mb),
+                             (resource.RLIMIT_NOFILE, limits.open_files),
+                             (resource.RLIMIT_CPU, limits.cpu_s),
+                             (resource.RLIMIT_CORE, 0),
+                             (resource.RLIMIT_NPROC, base_tasks + limits.processes)):
+            try:
+                _, hard = resource.getrlimit(which)
+                value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+                resource.setrlimit(which, (value, value if which != resource.RLIMIT_CPU else value + 5))
+            except (ValueError, OSError):
+                pass
+
+    return apply
+
+
+def launch(*, config: dict, scratch: Path, limits: Limits, threads: int, fds: tuple[int, int],
+           isolate: bool = True) -> tuple[subprocess.Popen, SandboxMode]:
+    """Start the worker. ``fds`` are (requests read end, responses write end)."""
+    prefix = namespace_prefix() if isolate else ()
+    mode = SandboxMode(limits=asdict(limits))
+    if prefix:
+        mode.network = "none (network namespace)"
+        mode.processes = "PID namespace: every spawned process dies with the worker"
+    bootstrap = ("import sys; sys.path.insert(0, sys.argv.pop(1)); from grader.worker import main; main()")
+    command = [*prefix, sys.executable, "-I", "-c", bootstrap, str(Path(grader.__file__).resolve().parent.parent),
+               "--fd-in", str(fds[0]), "--fd-out", str(fds[1]), "--config", _json(config)]
+    (scratch / "tmp").mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=fds,
+        cwd=scratch, env=scrubbed_env(scratch, threads), preexec_fn=_limit_setter(limits, _count_own_tasks()),
+        start_new_session=True)
+    return process, mode
+
+
+def _json(value: dict) -> str:
+    import json
+
+    return json.dumps(value)
