@@ -97,7 +97,7 @@ def check_tensor(got, expected: torch.Tensor, *, what: str, case: str, atol: flo
                  f"{100 * float((~ok).float().mean()):.1f}% of {g.numel()} elements outside atol={atol:g}, rtol={rtol:g}.")
     likely = next((m.hint for m in mistakes if _matches(g, m)), "")
     if likely:
-        lines.append(f"  Your output matches a known mistake: {likely}")
+        lines.append("  Your output is exactly what a known mistake produces (see the hint).")
     elif bad_nan.any():
         likely = "NaN usually comes from a softmax over a row that is all -inf (every key masked), or 0 * inf."
     raise GradingFailure("\n".join(lines), likely or hint)
