@@ -13,7 +13,7 @@ import sys
 import typer
 
 from challenge import __version__
-from challenge.commands import clock, grading, help, workspace
+from challenge.commands import clock, grading, help, training, workspace
 from challenge.errors import render_error
 from challenge.output import out
 
@@ -51,6 +51,7 @@ app.command("resume")(clock.resume)
 app.command("log-time")(clock.log_time)
 app.command("test")(grading.test)
 app.command("watch")(grading.watch)
+app.command("train")(training.train)
 app.command("hint")(help.hint)
 app.command("peek")(help.peek)
 

@@ -82,7 +82,13 @@ def _permission(error) -> UserMessage:
     return UserMessage(f"Permission denied: {error.filename or error}", "Check that the workspace folder is yours and writable.", 1)
 
 
-def _table() -> list[tuple[type[BaseException], Callable[[BaseException], UserMessage]]]:
+def _data_unavailable(error) -> UserMessage:
+    return UserMessage(f"The training data is not available: {error}",
+                       "Set CHALLENGE_DATA_DIR to a folder with rt-polarity/ and ag_news/ in their original formats, "
+                       "or connect to the internet so `datasets` can download them.", 1)
+
+
+def _table() -> list[tuple[type[BaseException] | str, Callable[[BaseException], UserMessage]]]:
     # Imported here so that building the table costs nothing at start-up.
     from filelock import Timeout
 
@@ -95,12 +101,15 @@ def _table() -> list[tuple[type[BaseException], Callable[[BaseException], UserMe
         (MilestoneFormatError, _milestone_format),
         (Timeout, _lock_timeout),
         (PermissionError, _permission),
+        # named, not imported: the data pipeline imports torch
+        ("milestones.tasks.sources.DataUnavailable", _data_unavailable),
     ]
 
 
 def render_error(error: BaseException) -> UserMessage | None:
     """The user message for a known error, or None for a bug (show the traceback)."""
+    names = {f"{cls.__module__}.{cls.__qualname__}" for cls in type(error).__mro__}
     for kind, render in _table():
-        if isinstance(error, kind):
+        if (kind in names) if isinstance(kind, str) else isinstance(error, kind):
             return render(error)
     return None

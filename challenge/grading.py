@@ -69,6 +69,11 @@ def run_tests(*, workspace: Workspace, registry: Registry, milestone: Milestone,
     from grader.runner import run_milestone
 
     passed = passed_ids(workspace.log.read().events)
+    if milestone.training is not None and options is None:
+        from challenge.training import cache_dir_of, grading_options
+
+        options = grading_options(milestone_dir=workspace.milestone_dir(milestone.folder), milestone=milestone,
+                                  cache_dir=cache_dir_of(workspace))
     request = run_request_for(registry=registry, milestone=milestone, learner_file=learner_file, passed=passed,
                               seed=seed, options=options)
     result = run_milestone(request)

@@ -103,8 +103,9 @@ class Worker:
     """One sandboxed worker process serving requests for a whole test run."""
 
     def __init__(self, *, learner_file: Path, tracked: list[str], limits: Limits, threads: int = 2,
-                 isolate: bool = True, call_timeout_s: float = 30.0):
+                 isolate: bool = True, call_timeout_s: float = 30.0, devices: tuple[str, ...] = ()):
         self.learner_file = Path(learner_file)
+        self.devices = devices
         self.tracked, self.limits, self.threads, self.isolate = tracked, limits, threads, isolate
         self.call_timeout_s = call_timeout_s
         self.process = None
@@ -123,7 +124,7 @@ class Worker:
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
         config = worker_config(learner_path=learner_copy, scratch=self.scratch, tracked=self.tracked,
-                               threads=self.threads, confine=self.isolate)
+                               threads=self.threads, confine=self.isolate, devices=self.devices)
         try:
             self.process, self.mode = launch(config=config, scratch=self.scratch, limits=self.limits,
                                              threads=self.threads, fds=(req_r, resp_w), isolate=self.isolate)
@@ -212,8 +213,7 @@ class Worker:
             raise WorkerCrashed(describe_exit(code))
         return item
 
-    def request(self, op: str, *, timeout: float | None = None, what: str = "the call", **payload: Any) -> dict:
-        """Send one request and return the raw response (ok, value, error, builtins)."""
+    def send(self, op: str, **payload: Any) -> None:
         if not self.alive:
             raise WorkerCrashed("it is no longer running")
         try:
@@ -221,7 +221,25 @@ class Worker:
         except (BrokenPipeError, OSError):
             self.kill()
             raise WorkerCrashed(describe_exit(self.process.wait(timeout=10))) from None
-        return self._await(timeout or self.call_timeout_s, what)
+
+    def receive(self, *, timeout: float, what: str, on_progress=None) -> dict:
+        """Wait for the response to the last request; progress messages go to ``on_progress``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                message = self._await(max(0.01, deadline - time.monotonic()), what)
+            except WorkerTimeout:
+                raise WorkerTimeout(timeout, what) from None
+            if "progress" not in message:
+                return message
+            if on_progress is not None and isinstance(message["progress"], dict):
+                on_progress(message["progress"])
+
+    def request(self, op: str, *, timeout: float | None = None, what: str = "the call",
+                on_progress=None, **payload: Any) -> dict:
+        """Send one request and return the raw response (ok, value, error, builtins)."""
+        self.send(op, **payload)
+        return self.receive(timeout=timeout or self.call_timeout_s, what=what, on_progress=on_progress)
 
     def value(self, op: str, **payload: Any) -> Any:
         response = self.request(op, **payload)

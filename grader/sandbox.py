@@ -108,7 +108,15 @@ def _readable_roots() -> list[str]:
     return sorted(r for r in roots if Path(r).exists())
 
 
-def worker_config(*, learner_path: Path, scratch: Path, tracked: list[str], threads: int, confine: bool) -> dict:
+def device_files(devices: tuple[str, ...]) -> list[str]:
+    """Device nodes an accelerator needs read-write access to (CUDA: /dev/nvidia*)."""
+    if "cuda" not in devices:
+        return []
+    return sorted(str(p) for p in Path("/dev").glob("nvidia*"))
+
+
+def worker_config(*, learner_path: Path, scratch: Path, tracked: list[str], threads: int, confine: bool,
+                  devices: tuple[str, ...] = ()) -> dict:
     return {
         "learner_path": str(learner_path),
         "tracked": tracked,
@@ -116,7 +124,7 @@ def worker_config(*, learner_path: Path, scratch: Path, tracked: list[str], thre
         "confine": confine,
         "read_paths": _readable_roots() + [str(scratch)],
         "write_paths": [str(scratch)],
-        "write_files": ["/dev/null"],
+        "write_files": ["/dev/null", *device_files(devices)],
     }
 
 
@@ -131,7 +139,8 @@ def scrubbed_env(scratch: Path, threads: int) -> dict[str, str]:
 def _limit_setter(limits: Limits, base_tasks: int):
     def apply() -> None:
         mb = 1024 * 1024
-        for which, value in ((resource.RLIMIT_AS, limits.memory_mb * mb),
+        memory = limits.memory_mb * mb if limits.memory_mb else resource.RLIM_INFINITY  # CUDA reserves huge address space
+        for which, value in ((resource.RLIMIT_AS, memory),
                              (resource.RLIMIT_FSIZE, limits.file_size_mb * mb),
                              (resource.RLIMIT_NOFILE, limits.open_files),
                              (resource.RLIMIT_CPU, limits.cpu_s),

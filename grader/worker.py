@@ -9,11 +9,13 @@ captures separately.
 
 from __future__ import annotations
 
+import _thread
 import argparse
 import importlib.util
 import json
 import os
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -120,7 +122,9 @@ class Worker:
         fn = self._target(request)
         args = self._resolve(request.get("args", []))
         kwargs = self._resolve(request.get("kwargs", {}))
-        result = self._learner_call(fn, *args, **kwargs)
+        grad = self.torch.enable_grad() if not request.get("no_grad") else self.torch.no_grad()
+        with grad:
+            result = self._learner_call(fn, *args, **kwargs)
         for obj in [result, *[a for a in args if isinstance(a, self.torch.nn.Module)]]:
             self.tracker.scan(obj, self.harness_owned)
         if isinstance(request.get("target"), Handle):
@@ -161,6 +165,44 @@ class Worker:
         self._learner_call(obj.load_state_dict, request["state"], strict=bool(request.get("strict", True)))
         return None
 
+    def op_train(self, request: dict) -> Any:
+        """Build the learner's model and run their training loop within the budget.
+
+        Stopping: the task's should_stop() turns True at the budget or when the
+        judge creates the stop file (Ctrl-C); a loop that ignores it gets a
+        KeyboardInterrupt after a grace period. Either way the model as it is
+        comes back, so nothing trained is lost.
+        """
+        from grader.training_task import TrainingTask
+
+        torch = self.torch
+        seed, device = int(request["seed"]), str(request.get("device", "cpu"))
+        torch.manual_seed(seed)
+        model = self._learner_call(self.module.build_model, dict(request["spec"]))
+        if not isinstance(model, torch.nn.Module):
+            raise TypeError(f"build_model(spec) must return an nn.Module, not {type(model).__name__}")
+        self._learner_call(model.to, device)
+        stop_file = Path(request["stop_file"])
+        task = TrainingTask(request["tensors"], request["spec"], budget_s=float(request["budget_s"]), device=device,
+                            seed=seed, progress=lambda info: write_message(self.responses, {"progress": info}),
+                            stop_requested=stop_file.exists)
+        done = threading.Event()
+        threading.Thread(target=_watchdog, args=(task, stop_file, done, float(request.get("grace_s", 20))),
+                         daemon=True).start()
+        outcome = "finished"
+        try:
+            self._learner_call(self.module.train, model, task)
+        except KeyboardInterrupt:
+            outcome = "interrupted"
+        finally:
+            done.set()
+        if outcome == "finished" and (stop_file.exists() or task.time_left() <= 0):
+            outcome = "stopped" if stop_file.exists() else "budget"
+        self.tracker.scan(model, self.harness_owned)
+        state = {k: v.detach().to("cpu") for k, v in model.state_dict().items()}
+        return {"state": state, "history": task.history, "outcome": outcome, "elapsed_s": task.elapsed(),
+                "tokens_seen": task.tokens_seen, "model": self._store(model.to("cpu"))}
+
     def op_seed(self, request: dict) -> Any:
         self.torch.manual_seed(int(request["seed"]))
         return None
@@ -199,6 +241,17 @@ class Worker:
                                        "traceback": _learner_traceback(error, self.learner_path)}}
 
 
+def _watchdog(task, stop_file: Path, done: threading.Event, grace_s: float) -> None:
+    """Interrupt a training loop that ignores should_stop() for longer than the grace period."""
+    stop_seen = None
+    while not done.wait(0.5):
+        if stop_seen is None and (stop_file.exists() or task.time_left() <= 0):
+            stop_seen = time.monotonic()
+        if stop_seen is not None and time.monotonic() - stop_seen > grace_s:
+            _thread.interrupt_main()
+            return
+
+
 def _confine(config: dict) -> dict:
     if not config.get("confine"):
         return {"filesystem": "unrestricted (disabled)", "tcp": "unrestricted", "capabilities": "kept"}
@@ -222,6 +275,7 @@ def main(argv: list[str] | None = None) -> None:
 
     torch.set_num_threads(int(config.get("threads", 1)))
     worker = Worker(Path(config["learner_path"]), list(config.get("tracked", [])))
+    worker.responses = responses
     sandbox = _confine(config)
     write_message(responses, {"ok": True, "value": {"sandbox": sandbox, "torch": torch.__version__, "pid": os.getpid()}})
     while True:

@@ -1,0 +1,67 @@
+"""`challenge train`: run your training loop in the sandbox, with a progress bar."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from challenge.commands.context import open_context
+from challenge.commands.options import MilestoneArg, WorkspaceOpt
+from challenge.output import out
+from challenge.training import require_training, train_milestone
+
+
+def train(
+    milestone: MilestoneArg,
+    budget_s: Annotated[Optional[float], typer.Option("--budget-s", help="Training time budget in seconds (default from the milestone).")] = None,
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    seed: Annotated[int, typer.Option(help="Seed for the model's initialisation and the batch order.")] = 0,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Train your model on the harness's data, in the sandbox, and save a checkpoint.
+
+    Ctrl-C stops early and keeps the model as it is (press it twice to abandon the run).
+
+    Examples:
+      challenge train classifier
+      challenge train gpt --budget-s 600 --seed 1
+      challenge train bert --device cuda
+    """
+    ctx = open_context(workspace)
+    m = ctx.milestone(milestone)
+    require_training(m)
+    budget = budget_s if budget_s is not None else m.training.default_budget_s
+    out.text(f"Preparing the data for [bold]{m.id}[/bold] ...")
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[stats]}"),
+                        TimeRemainingColumn(), console=out.console, transient=False)
+    with progress:
+        bar = progress.add_task(f"training {m.id}", total=budget, stats="starting the sandbox ...")
+
+        def on_progress(info: dict) -> None:
+            stats = f"step {info.get('step', 0)} · loss {info.get('loss', float('nan')):.3f}"
+            if info.get("tokens_per_s"):
+                stats += f" · {info['tokens_per_s']:,.0f} tok/s"
+            progress.update(bar, completed=min(budget, float(info.get("elapsed_s", 0))), stats=stats)
+
+        def on_stop() -> None:
+            progress.update(bar, stats="stopping: your loop finishes its step, the model is kept (Ctrl-C again to abandon)")
+
+        result = train_milestone(workspace=ctx.workspace, registry=ctx.registry, milestone=m, budget_s=budget_s,
+                                 device=device, seed=seed, on_progress=on_progress, on_stop_requested=on_stop)
+        progress.update(bar, completed=budget)
+    outcome = result.outcome
+    if outcome.output.strip():
+        out.text("[dim]your output:[/dim]\n[dim]" + outcome.output.strip()[-1500:] + "[/dim]")
+    if outcome.status != "trained":
+        out.error(f"Training failed. {outcome.message}", outcome.hint)
+        raise typer.Exit(1)
+    last = outcome.history[-1] if outcome.history else {}
+    out.success(f"Trained {m.id} for {outcome.elapsed_s:.0f} s ({len(outcome.history)} logged steps, "
+                f"stopped: {outcome.stopped_by}); final loss {last.get('loss', float('nan')):.3f}.")
+    if not outcome.history:
+        out.warn("Your loop never called task.log(step, loss): no progress or training log was recorded.")
+    if outcome.forbidden_used:
+        out.warn("Your model used " + ", ".join(outcome.forbidden_used) + ": the tests will refuse it.")
+    out.text(f"Checkpoint: {result.checkpoint_dir}\nNext: [bold]challenge test {m.id}[/bold]")

@@ -1,0 +1,265 @@
+"""Build the report from a workspace: a plain function of the event log, the
+milestone registry, the saved results documents and "now".
+
+``build_report`` reads the files; ``assemble_report`` is the pure part, so a
+bundle's report can be rebuilt from its log and results without running any
+learner code. Neither imports torch or the grader: results documents are read
+as plain JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from challenge.eventlog import Event, LogProblem, read_log
+from challenge.progress import MilestoneProgress, derive_progress
+from challenge.report import verdict as rules
+from challenge.report.calibration import brier_score, confidence_bias, describe_confidence, describe_hours
+from challenge.report.model import (
+    Adjustment, AttemptSummary, Band, Calibration, FailedTest, GroupReport, HoursPrediction, LogHealth,
+    MilestoneReport, PassPrediction, Rating, Reflection, Report, TimeSummary, Verdict, WeakArea,
+)
+from challenge.timekeeping import DEFAULT_IDLE_THRESHOLD_S, MilestoneTime, TimeAccount, account
+from challenge.workspace import CONFIG_NAME, LOG_NAME
+from milestones import Milestone, Registry
+
+ResultsDocs = Mapping[str, "dict[str, Any] | None"]  # results_file (relative) -> document, None if unreadable
+
+
+def build_report(*, workspace_root: Path, registry: Registry, now: float) -> Report:
+    """Read a workspace (or an extracted bundle) and build its report. Never raises on bad content."""
+    root = Path(workspace_root)
+    handle, idle_threshold_s = _read_config(root)
+    reading = read_log(root / LOG_NAME)
+    return assemble_report(events=reading.events, problems=reading.problems, registry=registry,
+                           results=read_results_documents(root, reading.events), now=now, handle=handle,
+                           idle_threshold_s=idle_threshold_s)
+
+
+def _read_config(root: Path) -> tuple[str, float]:
+    try:
+        raw = json.loads((root / CONFIG_NAME).read_text(encoding="utf-8"))
+        return str(raw.get("handle", "unknown")), float(raw.get("idle_threshold_s", DEFAULT_IDLE_THRESHOLD_S))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return "unknown", DEFAULT_IDLE_THRESHOLD_S
+
+
+def read_results_documents(root: Path, events: Sequence[Event]) -> dict[str, dict[str, Any] | None]:
+    """The results document of every logged test, by its relative path; None where unreadable.
+
+    Only files inside ``root`` are read (a bundle's log is not trusted to point elsewhere).
+    """
+    found: dict[str, dict[str, Any] | None] = {}
+    base = root.resolve()
+    for event in events:
+        name = event.data.get("results_file") if event.type == "test" else None
+        if not isinstance(name, str) or name in found:
+            continue
+        path = (base / name).resolve()
+        document = None
+        if path.is_relative_to(base):
+            try:
+                loaded = json.loads(path.read_text(encoding="utf-8"))
+                document = loaded if isinstance(loaded, dict) else None
+            except (OSError, ValueError):
+                document = None
+        found[name] = document
+    return found
+
+
+def assemble_report(*, events: Sequence[Event], problems: Sequence[LogProblem], registry: Registry,
+                    results: ResultsDocs, now: float, handle: str,
+                    idle_threshold_s: float = DEFAULT_IDLE_THRESHOLD_S) -> Report:
+    """The report as a pure function of its inputs."""
+    known = {m.id: m for m in registry.milestones}
+    progress = derive_progress(events)
+    times = account(events, now=now, idle_threshold_s=idle_threshold_s)
+    started = [m for m in registry.milestones if _started(progress.get(m.id))]
+    reports = [_milestone(m, progress[m.id], times, events, registry, results) for m in started]
+    groups = _groups(registry, reports)
+    levels = {r.id: r.verdict.level for r in reports if not r.bonus}
+    over = [g.title for g in groups if g.timing == rules.OVER and g.id != "bonus"]
+    level, reasons = rules.overall_verdict(levels, over)
+    unfinished = [r.id for r in reports if r.verdict.level == rules.UNFINISHED and not r.bonus]
+    core = registry.core()
+    passed = sum(1 for r in reports if r.status == "passed" and not r.bonus)
+    if level != rules.PENDING:
+        reasons.append(f"{passed} of {len(core)} core milestones passed" + (
+            f"; {', '.join(unfinished)} still in progress" if unfinished else ""))
+    areas = _weak_areas(reports)
+    tests = _weak_tests(reports)
+    if level in (rules.SKILL_UP, rules.BORDERLINE):
+        if areas:
+            reasons.append("weakest areas: " + ", ".join(a.area for a in areas))
+        if tests:
+            reasons.append("tests failed most: " + ", ".join(f"{t.milestone}: {t.name}" for t in tests))
+    log = LogHealth(events=len(events), torn_lines=[p.line for p in problems if p.kind == "torn"],
+                    chain_problems=[f"line {p.line}: {p.detail}" for p in problems if p.kind != "torn"],
+                    unknown_milestones=sorted({e.milestone for e in events if e.milestone and e.milestone not in known}))
+    return Report(
+        handle=handle, generated_at=now, idle_threshold_s=idle_threshold_s, log=log, milestones=reports,
+        not_started=[m.id for m in registry.milestones if m not in started], groups=groups,
+        calibration=_calibration(reports), weakest_areas=areas, weakest_tests=tests,
+        verdict=Verdict(level, rules.OVERALL_LABELS[level], reasons), rules=rules.rules_text(),
+        rule_numbers=rules.rules_numbers())
+
+
+def _started(item: MilestoneProgress | None) -> bool:
+    return item is not None and (item.started or bool(item.attempts))
+
+
+# -- one milestone -----------------------------------------------------------
+
+def _milestone(m: Milestone, item: MilestoneProgress, times: TimeAccount, events: Sequence[Event],
+               registry: Registry, results: ResultsDocs) -> MilestoneReport:
+    mine = [e for e in events if e.milestone == m.id]
+    time = _time(times.per_milestone.get(m.id, MilestoneTime()), mine)
+    band = Band(m.target_hours.low, m.target_hours.high)
+    attempts = _attempts(item, mine, results)
+    passed_at = item.passed_at
+    peeks_before = sum(1 for e in mine if e.type == "peek" and (passed_at is None or e.ts < passed_at))
+    reflection = _reflection(m, item, mine, registry)
+    timing = rules.timing_class(time.total_h, m.target_hours)
+    level, reasons = rules.milestone_verdict(rules.MilestoneFacts(
+        passed=item.passed, feel_score=reflection.feel_score, timing=timing, peeks_before_pass=peeks_before))
+    forbidden = sorted({name for a in attempts for name in a.forbidden_used})
+    return MilestoneReport(
+        id=m.id, title=m.title, group=m.target_group, bonus=m.bonus,
+        status="passed" if item.passed else "in progress", target=band, time=time, timing=timing,
+        attempts=attempts, first_pass=item.first_pass if item.attempts else None,
+        hints_used=item.hints_used, hints_total=len(m.hints), peeks=item.peeks, peeks_before_pass=peeks_before,
+        builtins_used=sorted({name for a in attempts for name in a.builtins_used}), forbidden_used=forbidden,
+        predicted_hours=item.predicted_hours, predicted_pass=item.predicted_pass, reflection=reflection,
+        failed_tests=_failed_tests(m.id, attempts), verdict=Verdict(level, level, reasons))
+
+
+def _time(t: MilestoneTime, mine: Sequence[Event]) -> TimeSummary:
+    adjustments = [Adjustment(e.ts, _float(e.data.get("seconds")) or 0.0, str(e.data.get("note", "")))
+                   for e in mine if e.type == "time_adjust"]
+    return TimeSummary(active_s=t.active_s, idle_s=t.idle_s, paused_s=t.paused_s, adjusted_s=t.adjusted_s,
+                       total_s=t.total_s, clock_s=t.clock_s, adjustments=adjustments)
+
+
+def _attempts(item: MilestoneProgress, mine: Sequence[Event], results: ResultsDocs) -> list[AttemptSummary]:
+    test_events = [e for e in mine if e.type == "test"]
+    found = []
+    for number, (attempt, event) in enumerate(zip(item.attempts, test_events), start=1):
+        failed, note = _failed_in(attempt.status, attempt.results_file, results)
+        forbidden = event.data.get("forbidden_used") or []
+        found.append(AttemptSummary(
+            number=number, ts=attempt.ts, status=attempt.status, passed=attempt.passed, total=attempt.total,
+            confidence=attempt.confidence, builtins_used=sorted(map(str, attempt.builtins_used)),
+            forbidden_used=sorted(map(str, forbidden)) if isinstance(forbidden, list) else [],
+            failed_tests=failed, results_note=note))
+    return found
+
+
+def _failed_in(status: str, results_file: str | None, results: ResultsDocs) -> tuple[list[str], str | None]:
+    if status == "pass":
+        return [], None
+    if not results_file:
+        return [], "no results file in the log"
+    document = results.get(results_file)
+    if document is None:
+        return [], f"results file {results_file} is missing or unreadable"
+    tests = document.get("tests") if isinstance(document.get("tests"), list) else []
+    failed = [str(t.get("name", "?")) for t in tests if isinstance(t, dict) and t.get("status") != "pass"]
+    if not tests:
+        failed = ["could not load the code"]
+    return failed, None
+
+
+def _failed_tests(milestone: str, attempts: Sequence[AttemptSummary]) -> list[FailedTest]:
+    counts = Counter(name for a in attempts for name in dict.fromkeys(a.failed_tests))
+    return [FailedTest(milestone, name, n) for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def _reflection(m: Milestone, item: MilestoneProgress, mine: Sequence[Event], registry: Registry) -> Reflection:
+    answers = item.reflection or {}
+    ratings = []
+    for qid in registry.questions_for(m):
+        question = registry.questions.questions.get(qid)
+        if question is None:
+            continue
+        answer = answers.get(qid)
+        raw = answer.get("rating") if isinstance(answer, dict) else answer
+        rating = int(raw) if isinstance(raw, int) and not isinstance(raw, bool) and 1 <= raw <= 5 else None
+        note = answer.get("text") if isinstance(answer, dict) and isinstance(answer.get("text"), str) else None
+        ratings.append(Rating(question=qid, text=question.text, area=question.area, feel=question.feel,
+                              rating=rating, comfort=rules.comfort(question, rating) if rating else None,
+                              note=note or None))
+    feel = [r.comfort for r in ratings if r.feel and r.comfort is not None]
+    answered = sum(1 for r in ratings if r.rating is not None)
+    status = "missing" if not answered else "answered" if answered == len(ratings) else "partial"
+    reflected = [e.ts for e in mine if e.type == "reflect"]
+    return Reflection(status=status, ratings=ratings, feel_score=sum(feel) / len(feel) if feel else None,
+                      answered_at=reflected[-1] if reflected else None, replaced=item.reflections_replaced)
+
+
+# -- across milestones -------------------------------------------------------
+
+def _groups(registry: Registry, reports: Sequence[MilestoneReport]) -> list[GroupReport]:
+    found = []
+    for gid, group in registry.groups.groups.items():
+        members = [m for m in registry.milestones if m.target_group == gid]
+        mine = [r for r in reports if r.group == gid]
+        if not mine:
+            continue
+        total_s = sum(r.time.total_s for r in mine)
+        passed = sum(1 for r in mine if r.status == "passed")
+        found.append(GroupReport(
+            id=gid, title=group.title, target=Band(group.target_hours.low, group.target_hours.high),
+            milestones=[r.id for r in mine], passed=passed, size=len(members), total_s=total_s,
+            timing=rules.timing_class(total_s / 3600, group.target_hours), complete=passed == len(members)))
+    return found
+
+
+def _calibration(reports: Sequence[MilestoneReport]) -> Calibration:
+    predictions: list[PassPrediction] = []
+    hours: list[HoursPrediction] = []
+    for r in reports:
+        if r.predicted_pass is not None and r.attempts:
+            first = r.attempts[0]
+            predictions.append(PassPrediction(r.id, "at start", first.ts, r.predicted_pass, first.status == "pass"))
+        for a in r.attempts:
+            if a.confidence is not None:
+                predictions.append(PassPrediction(r.id, f"before test {a.number}", a.ts, a.confidence,
+                                                  a.status == "pass"))
+        if r.predicted_hours is not None:
+            hours.append(HoursPrediction(r.id, r.predicted_hours, r.time.total_h, r.status == "passed"))
+    pairs = [(p.predicted, p.passed) for p in predictions]
+    bias = confidence_bias(pairs)
+    finished = [(h.milestone, h.predicted, h.actual) for h in hours if h.final]
+    return Calibration(pass_predictions=predictions, brier=brier_score(pairs),
+                       mean_predicted=bias[0] if bias else None, pass_rate=bias[1] if bias else None,
+                       confidence_words=describe_confidence(pairs), hours=hours, hours_words=describe_hours(finished))
+
+
+def _weak_areas(reports: Sequence[MilestoneReport]) -> list[WeakArea]:
+    by_area: dict[str, list[tuple[str, float]]] = {}
+    for r in reports:
+        for rating in r.reflection.ratings:
+            if rating.feel and rating.comfort is not None:
+                by_area.setdefault(rating.area, []).append((r.id, rating.comfort))
+    weak = []
+    for area, values in by_area.items():
+        mean = sum(v for _, v in values) / len(values)
+        if mean < rules.RULES.weak_area_below:
+            low = [mid for mid, v in values if v < rules.RULES.weak_area_below]
+            weak.append(WeakArea(area, mean, list(dict.fromkeys(low))))
+    weak.sort(key=lambda a: (a.mean_comfort, a.area))
+    return weak[: rules.RULES.max_weak_areas]
+
+
+def _weak_tests(reports: Sequence[MilestoneReport]) -> list[FailedTest]:
+    every = [t for r in reports for t in r.failed_tests]
+    every.sort(key=lambda t: (-t.attempts, t.milestone, t.name))
+    return every[: rules.RULES.max_weak_areas]
+
+
+def _float(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

@@ -1,0 +1,193 @@
+"""The report as typed, pure data: what every renderer (terminal, Markdown,
+HTML, JSON) draws from. Built by ``challenge.report.build``; no rendering here.
+
+Times are seconds, hours are hours, timestamps are Unix seconds (UTC), chances
+are 0-1. Anything the log does not say is ``None`` rather than guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SCHEMA = "challenge-report"
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Band:
+    low: float  # hours
+    high: float
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    ts: float
+    seconds: float  # may be negative
+    note: str
+
+
+@dataclass(frozen=True)
+class TimeSummary:
+    active_s: float  # measured: clock running and not idle
+    idle_s: float  # clock running, but no activity for longer than the idle threshold
+    paused_s: float
+    adjusted_s: float  # self-reported with `challenge log-time`
+    total_s: float  # active + adjusted: the figure judged against the target
+    clock_s: float  # active + idle
+    adjustments: list[Adjustment] = field(default_factory=list)
+
+    @property
+    def total_h(self) -> float:
+        return self.total_s / 3600
+
+
+@dataclass(frozen=True)
+class AttemptSummary:
+    number: int  # 1-based
+    ts: float
+    status: str  # pass | fail | error
+    passed: int
+    total: int
+    confidence: float | None  # stated before the run
+    builtins_used: list[str]
+    forbidden_used: list[str]
+    failed_tests: list[str]  # from the results document
+    results_note: str | None  # why failed_tests may be incomplete (results file missing, ...)
+
+
+@dataclass(frozen=True)
+class FailedTest:
+    milestone: str
+    name: str
+    attempts: int  # in how many attempts it failed
+
+
+@dataclass(frozen=True)
+class Rating:
+    question: str
+    text: str
+    area: str
+    feel: bool  # counts toward the feel score
+    rating: int | None  # None: not answered
+    comfort: float | None  # the rating turned so that 5 is comfortable
+    note: str | None
+
+
+@dataclass(frozen=True)
+class Reflection:
+    status: str  # answered | partial | missing
+    ratings: list[Rating]
+    feel_score: float | None  # mean comfort over answered feel questions
+    answered_at: float | None
+    replaced: int  # how many earlier answer sets were replaced (kept in the log)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    level: str  # see challenge.report.verdict
+    label: str
+    reasons: list[str]
+
+
+@dataclass(frozen=True)
+class MilestoneReport:
+    id: str
+    title: str
+    group: str
+    bonus: bool
+    status: str  # passed | in progress
+    target: Band
+    time: TimeSummary
+    timing: str  # timing class of time.total against target (so far, while in progress)
+    attempts: list[AttemptSummary]
+    first_pass: bool | None  # None: no attempt yet
+    hints_used: int
+    hints_total: int
+    peeks: int
+    peeks_before_pass: int
+    builtins_used: list[str]
+    forbidden_used: list[str]
+    predicted_hours: float | None
+    predicted_pass: float | None
+    reflection: Reflection
+    failed_tests: list[FailedTest]
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
+class GroupReport:
+    id: str
+    title: str
+    target: Band
+    milestones: list[str]  # the group's milestones that were started
+    passed: int
+    size: int  # milestones in the group
+    total_s: float
+    timing: str
+    complete: bool
+
+
+@dataclass(frozen=True)
+class PassPrediction:
+    milestone: str
+    kind: str  # "at start" (first test passes) | "before test N"
+    ts: float
+    predicted: float
+    passed: bool
+
+
+@dataclass(frozen=True)
+class HoursPrediction:
+    milestone: str
+    predicted: float
+    actual: float  # hours, active + self-reported
+    final: bool  # False while the milestone is in progress
+
+
+@dataclass(frozen=True)
+class Calibration:
+    pass_predictions: list[PassPrediction]
+    brier: float | None
+    mean_predicted: float | None
+    pass_rate: float | None
+    confidence_words: str
+    hours: list[HoursPrediction]
+    hours_words: str
+
+
+@dataclass(frozen=True)
+class WeakArea:
+    area: str
+    mean_comfort: float
+    milestones: list[str]
+
+
+@dataclass(frozen=True)
+class LogHealth:
+    events: int
+    torn_lines: list[int]  # line numbers skipped as unreadable (a crash mid-write)
+    chain_problems: list[str]  # edited, deleted or reordered lines
+    unknown_milestones: list[str]  # ids in the log that this harness does not know
+
+    @property
+    def intact(self) -> bool:
+        return not self.chain_problems
+
+
+@dataclass(frozen=True)
+class Report:
+    handle: str
+    generated_at: float
+    idle_threshold_s: float
+    log: LogHealth
+    milestones: list[MilestoneReport]
+    not_started: list[str]
+    groups: list[GroupReport]
+    calibration: Calibration
+    weakest_areas: list[WeakArea]
+    weakest_tests: list[FailedTest]
+    verdict: Verdict
+    rules: list[str]  # the verdict rules in words
+    rule_numbers: dict[str, float]
+    schema: str = SCHEMA
+    version: int = SCHEMA_VERSION

@@ -1,0 +1,175 @@
+"""The report's tables as plain text cells, shared by the Markdown, HTML and
+terminal renderers so that all of them say the same thing the same way."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from challenge.durations import format_duration
+from challenge.report.model import Band, MilestoneReport, Report
+
+MISSING = "–"
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: list[str]
+    rows: list[list[str]]
+
+
+def when(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts)) if ts is not None else MISSING
+
+
+def hours(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h"
+
+
+def band(target: Band) -> str:
+    return f"{target.low:g} h" if target.low == target.high else f"{target.low:g}-{target.high:g} h"
+
+
+def chance(p: float | None) -> str:
+    return f"{p:.0%}" if p is not None else MISSING
+
+
+def time_cell(m: MilestoneReport) -> str:
+    text = hours(m.time.total_s)
+    if m.time.adjusted_s:
+        text += f" (incl. {format_duration(m.time.adjusted_s)} self-reported)"
+    return text + (" so far" if m.status != "passed" else "")
+
+
+def attempts_cell(m: MilestoneReport) -> str:
+    if not m.attempts:
+        return "none yet"
+    first = "passed first time" if m.first_pass else "first failed"
+    return f"{len(m.attempts)} ({first})"
+
+
+def help_cell(m: MilestoneReport) -> str:
+    return f"{m.hints_used}/{m.hints_total} hints, {m.peeks} peek{'s' if m.peeks != 1 else ''}"
+
+
+def feel_cell(m: MilestoneReport) -> str:
+    r = m.reflection
+    if r.feel_score is None:
+        return "not reflected" if r.status == "missing" else "no feel ratings"
+    return f"{r.feel_score:.1f}/5" + (" (partial)" if r.status == "partial" else "")
+
+
+def builtins_cell(m: MilestoneReport) -> str:
+    text = ", ".join(m.builtins_used) or "none"
+    if m.forbidden_used:
+        text += " (forbidden: " + ", ".join(m.forbidden_used) + ")"
+    return text
+
+
+def milestones_table(report: Report) -> Table:
+    rows = [[m.id + (" (bonus)" if m.bonus else ""), m.status, time_cell(m), band(m.target), m.timing,
+             attempts_cell(m), help_cell(m), builtins_cell(m), feel_cell(m), m.verdict.level]
+            for m in report.milestones]
+    return Table(["Milestone", "Status", "Time", "Target", "Timing", "Attempts", "Help", "Built-ins", "Feel",
+                  "Verdict"], rows)
+
+
+def groups_table(report: Report) -> Table:
+    rows = [[g.title, f"{g.passed}/{g.size}", hours(g.total_s) + ("" if g.complete else " so far"), band(g.target),
+             g.timing] for g in report.groups]
+    return Table(["Target group", "Passed", "Time", "Target", "Timing"], rows)
+
+
+def hours_table(report: Report) -> Table:
+    rows = []
+    for h in report.calibration.hours:
+        ratio = f"{h.actual / h.predicted:.2f}x" if h.predicted > 0 else MISSING
+        rows.append([h.milestone, f"{h.predicted:g} h", f"{h.actual:.1f} h" + ("" if h.final else " so far"),
+                     ratio if h.final else MISSING])
+    return Table(["Milestone", "Predicted", "Actual", "Actual / predicted"], rows)
+
+
+def pass_table(report: Report) -> Table:
+    rows = [[p.milestone, p.kind, chance(p.predicted), "passed" if p.passed else "failed"]
+            for p in report.calibration.pass_predictions]
+    return Table(["Milestone", "Prediction", "Stated chance", "Outcome"], rows)
+
+
+def brier_text(report: Report) -> str:
+    c = report.calibration
+    if c.brier is None:
+        return "Brier score: no pass predictions with an outcome yet."
+    n = len(c.pass_predictions)
+    return (f"Brier score: {c.brier:.3f} over {n} pass prediction{'s' if n != 1 else ''} "
+            "(0 is perfect; always saying 50% scores 0.250).")
+
+
+def ratings_table(report: Report) -> Table | None:
+    """Questions down, milestones across; None when nothing was rated."""
+    reflected = [m for m in report.milestones if m.reflection.status != "missing"]
+    if not reflected:
+        return None
+    order: dict[str, tuple[str, bool]] = {}
+    for m in reflected:
+        for r in m.reflection.ratings:
+            order.setdefault(r.question, (r.area, r.feel))
+    rows = []
+    for qid, (area, feel) in order.items():
+        cells = []
+        for m in reflected:
+            rating = next((r for r in m.reflection.ratings if r.question == qid), None)
+            cells.append(str(rating.rating) if rating and rating.rating is not None else MISSING)
+        rows.append([area + ("" if feel else " (not counted)"), *cells])
+    rows.append(["feel (mean comfort)", *[feel_cell(m) for m in reflected]])
+    return Table(["Area", *[m.id for m in reflected]], rows)
+
+
+def rating_notes(report: Report) -> list[str]:
+    return [f"{m.id}, {r.area}: {r.note}" for m in report.milestones for r in m.reflection.ratings if r.note]
+
+
+def attempts_table(m: MilestoneReport) -> Table:
+    rows = []
+    for a in m.attempts:
+        failed = ", ".join(a.failed_tests) if a.failed_tests else ""
+        if a.results_note:
+            failed = (failed + "; " if failed else "") + a.results_note
+        rows.append([str(a.number), when(a.ts), a.status, f"{a.passed}/{a.total}", chance(a.confidence),
+                     failed or MISSING])
+    return Table(["#", "When", "Result", "Tests passed", "Stated chance", "Failed tests"], rows)
+
+
+def time_details(m: MilestoneReport) -> list[str]:
+    t = m.time
+    lines = [f"Active {format_duration(t.active_s)}, idle {format_duration(t.idle_s)} (clock "
+             f"{format_duration(t.clock_s)}), paused {format_duration(t.paused_s)}."]
+    for adj in t.adjustments:
+        sign = "+" if adj.seconds >= 0 else ""
+        lines.append(f"Self-reported adjustment {sign}{format_duration(adj.seconds)} on {when(adj.ts)}: "
+                     f"\"{adj.note}\"")
+    return lines
+
+
+def reflection_line(m: MilestoneReport) -> str:
+    r = m.reflection
+    if r.status == "missing":
+        return f"No reflection yet: `challenge reflect {m.id}`."
+    text = f"Reflected on {when(r.answered_at)}"
+    if r.status == "partial":
+        text += " (some questions unanswered)"
+    if r.replaced:
+        text += f"; replaced {r.replaced} earlier answer set{'s' if r.replaced != 1 else ''} (kept in the log)"
+    return text + "."
+
+
+def log_lines(report: Report) -> list[str]:
+    log = report.log
+    lines = [f"{log.events} events; hash chain " + ("intact." if log.intact else "BROKEN: the log was edited.")]
+    lines += [f"Integrity problem: {p}" for p in log.chain_problems]
+    if log.torn_lines:
+        lines.append("Unreadable line(s) " + ", ".join(map(str, log.torn_lines))
+                     + " skipped (a crash while writing); the rest of the log is used.")
+    if log.unknown_milestones:
+        lines.append("Events for milestones this harness does not know were left out: "
+                     + ", ".join(log.unknown_milestones) + ".")
+    return lines
