@@ -13,7 +13,7 @@ import sys
 import typer
 
 from challenge import __version__
-from challenge.commands import clock, grading, help, training, workspace
+from challenge.commands import bundle, clock, dev, grading, help, reflect, report, training, workspace
 from challenge.errors import render_error
 from challenge.output import out
 
@@ -54,6 +54,27 @@ app.command("watch")(grading.watch)
 app.command("train")(training.train)
 app.command("hint")(help.hint)
 app.command("peek")(help.peek)
+app.add_typer(dev.app, name="dev")
+app.command("reflect")(reflect.reflect)
+app.command("report")(report.report)
+app.command("submit")(bundle.submit)
+app.command("verify")(bundle.verify)
+app.command("show")(bundle.show)
+app.command("cohort")(bundle.cohort)
+
+
+def _click_exceptions() -> tuple[type[Exception], ...]:
+    """Click's usage errors; recent typer versions vendor their own copy of click."""
+    import click
+
+    kinds: list[type[Exception]] = [click.ClickException]
+    try:
+        from typer._click.exceptions import ClickException as VendoredClickException
+
+        kinds.append(VendoredClickException)
+    except ImportError:
+        pass
+    return tuple(kinds)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -66,9 +87,7 @@ def main(argv: list[str] | None = None) -> None:
         out.error("Interrupted.")
         sys.exit(130)
     except Exception as error:  # noqa: BLE001 - the one place that turns errors into messages
-        import click
-
-        if isinstance(error, click.ClickException):
+        if isinstance(error, _click_exceptions()):  # bad options or arguments: click's own message, exit 2
             error.show()
             sys.exit(error.exit_code)
         message = render_error(error)

@@ -76,20 +76,23 @@ def derive_progress(events: Iterable[Event]) -> dict[str, MilestoneProgress]:
             if (value := _number(data.get("value"))) is not None:
                 pending_confidence[event.milestone] = value
         elif event.type == "test":
+            builtins = data.get("builtins_used", [])
+            results_file = data.get("results_file")
             item.attempts.append(Attempt(
-                ts=event.ts, status=str(data.get("status", "error")), passed=int(data.get("passed", 0)),
-                total=int(data.get("total", 0)), confidence=pending_confidence.pop(event.milestone, None),
-                builtins_used=tuple(data.get("builtins_used", [])), results_file=data.get("results_file")))
+                ts=event.ts, status=str(data.get("status", "error")), passed=_count(data.get("passed")),
+                total=_count(data.get("total")), confidence=pending_confidence.pop(event.milestone, None),
+                builtins_used=tuple(str(b) for b in builtins) if isinstance(builtins, list) else (),
+                results_file=results_file if isinstance(results_file, str) else None))
         elif event.type == "hint":
-            item.hints_used = max(item.hints_used, int(data.get("index", 0)) + 1)
+            item.hints_used = max(item.hints_used, _count(data.get("index")) + 1)
         elif event.type == "peek":
             item.peeks += 1
-        elif event.type == "train":
+        elif event.type == "train" and data.get("phase") != "start":
             item.trainings += 1
-        elif event.type == "reflect":
+        elif event.type == "reflect" and isinstance(data.get("answers"), dict):
             if item.reflection is not None:
                 item.reflections_replaced += 1
-            item.reflection = dict(data.get("answers", {}))
+            item.reflection = dict(data["answers"])
     return progress
 
 
@@ -97,5 +100,36 @@ def passed_ids(events: Iterable[Event]) -> set[str]:
     return {mid for mid, item in derive_progress(events).items() if item.passed}
 
 
+def _count(value: Any) -> int:
+    """A non-negative count from event data; anything unreadable counts as 0 (the log may be hand-edited)."""
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0 else 0
+
+
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+# Numeric fields the bookkeeping reads, per event type: None allowed where optional.
+_NUMERIC_FIELDS = {
+    "test": {"passed": False, "total": False},
+    "time_adjust": {"seconds": False},
+    "hint": {"index": False},
+    "start": {"predict_hours": True, "predict_pass": True},
+    "prediction": {"value": True},
+}
+
+
+def unreadable_fields(event: Event) -> list[str]:
+    """Fields of ``event`` that should hold a number and do not (a hand-edited log)."""
+    bad = []
+    fields = dict(_NUMERIC_FIELDS.get(event.type, {}), busy_s=True)
+    for name, optional in fields.items():
+        value = event.data.get(name)
+        if value is None and (optional or name not in event.data):
+            continue
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            bad.append(name)
+    edits = event.data.get("edits")
+    if edits is not None and not (isinstance(edits, list) and all(isinstance(t, (int, float)) for t in edits)):
+        bad.append("edits")
+    return bad

@@ -73,8 +73,11 @@ class _Point:
 def _points(events: Iterable[Event]) -> list[_Point]:
     points: list[_Point] = []
     for event in events:
-        points.append(_Point(event.ts, event.seq * 2 + 1, event, float(event.data.get("busy_s", 0) or 0)))
-        for edit_ts in event.data.get("edits", []) or []:
+        busy = event.data.get("busy_s", 0)
+        busy = float(busy) if isinstance(busy, (int, float)) and not isinstance(busy, bool) and busy > 0 else 0.0
+        points.append(_Point(event.ts, event.seq * 2 + 1, event, busy))
+        edits = event.data.get("edits", [])
+        for edit_ts in edits if isinstance(edits, list) else []:
             if isinstance(edit_ts, (int, float)) and edit_ts <= event.ts:
                 points.append(_Point(float(edit_ts), event.seq * 2, None))
     return sorted(points, key=lambda p: (p.ts, p.order))
@@ -102,7 +105,9 @@ def account(events: Iterable[Event], *, now: float, idle_threshold_s: float = DE
         event = point.event
         kind = event.type if event else "edit"
         if kind == "time_adjust" and event is not None and event.milestone:
-            result.of(event.milestone).adjusted_s += float(event.data.get("seconds", 0))
+            seconds = event.data.get("seconds", 0)
+            if isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
+                result.of(event.milestone).adjusted_s += float(seconds)
             continue
         if kind == "pause":
             close(point.ts)

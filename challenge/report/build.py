@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from challenge.eventlog import Event, LogProblem, read_log
-from challenge.progress import MilestoneProgress, derive_progress
+from challenge.progress import MilestoneProgress, derive_progress, unreadable_fields
 from challenge.report import verdict as rules
 from challenge.report.calibration import brier_score, confidence_bias, describe_confidence, describe_hours
 from challenge.report.model import (
@@ -76,6 +76,7 @@ def assemble_report(*, events: Sequence[Event], problems: Sequence[LogProblem], 
                     idle_threshold_s: float = DEFAULT_IDLE_THRESHOLD_S) -> Report:
     """The report as a pure function of its inputs."""
     known = {m.id: m for m in registry.milestones}
+    events, unusable = _usable(events)
     progress = derive_progress(events)
     times = account(events, now=now, idle_threshold_s=idle_threshold_s)
     started = [m for m in registry.milestones if _started(progress.get(m.id))]
@@ -90,22 +91,36 @@ def assemble_report(*, events: Sequence[Event], problems: Sequence[LogProblem], 
     if level != rules.PENDING:
         reasons.append(f"{passed} of {len(core)} core milestones passed" + (
             f"; {', '.join(unfinished)} still in progress" if unfinished else ""))
+    if not reports:
+        reasons = ["no milestone started yet"]
     areas = _weak_areas(reports)
     tests = _weak_tests(reports)
-    if level in (rules.SKILL_UP, rules.BORDERLINE):
-        if areas:
-            reasons.append("weakest areas: " + ", ".join(a.area for a in areas))
-        if tests:
-            reasons.append("tests failed most: " + ", ".join(f"{t.milestone}: {t.name}" for t in tests))
     log = LogHealth(events=len(events), torn_lines=[p.line for p in problems if p.kind == "torn"],
                     chain_problems=[f"line {p.line}: {p.detail}" for p in problems if p.kind != "torn"],
-                    unknown_milestones=sorted({e.milestone for e in events if e.milestone and e.milestone not in known}))
+                    unknown_milestones=sorted({e.milestone for e in events if e.milestone and e.milestone not in known}),
+                    unusable_events=unusable)
     return Report(
         handle=handle, generated_at=now, idle_threshold_s=idle_threshold_s, log=log, milestones=reports,
         not_started=[m.id for m in registry.milestones if m not in started], groups=groups,
         calibration=_calibration(reports), weakest_areas=areas, weakest_tests=tests,
         verdict=Verdict(level, rules.OVERALL_LABELS[level], reasons), rules=rules.rules_text(),
         rule_numbers=rules.rules_numbers())
+
+
+def _usable(events: Sequence[Event]) -> tuple[list[Event], list[int]]:
+    """The events the bookkeeping can read, and the seq numbers of those it cannot.
+
+    The harness writes well-formed data, but a hand-edited line (which the hash
+    chain reports) may carry a string where a number belongs; such an event is
+    left out and listed rather than crashing the report.
+    """
+    usable, unusable = [], []
+    for event in events:
+        if unreadable_fields(event):
+            unusable.append(event.seq)
+        else:
+            usable.append(event)
+    return usable, unusable
 
 
 def _started(item: MilestoneProgress | None) -> bool:

@@ -168,6 +168,7 @@ class LogHealth:
     torn_lines: list[int]  # line numbers skipped as unreadable (a crash mid-write)
     chain_problems: list[str]  # edited, deleted or reordered lines
     unknown_milestones: list[str]  # ids in the log that this harness does not know
+    unusable_events: list[int] = field(default_factory=list)  # seq of events whose data could not be read
 
     @property
     def intact(self) -> bool:

@@ -62,7 +62,7 @@ def _time(report: Report) -> bytes | None:
     ax.set_yticks(range(len(items)), [m.id for m in items])
     ax.invert_yaxis()
     ax.set_xlabel("hours (active + self-reported; grey bars are still in progress)")
-    ax.legend(loc="lower right", fontsize="small")
+    ax.legend(loc="best", fontsize="small")
     ax.set_title("Time per milestone")
     return _png(figure)
 
@@ -72,7 +72,7 @@ def _predictions(report: Report) -> bytes | None:
     if not items:
         return None
     figure, ax = _figure(5, 4.4)
-    top = max(max(h.predicted, h.actual) for h in items) * 1.15 or 1.0
+    top = max(max(h.predicted, h.actual) for h in items) * 1.25 or 1.0
     ax.plot([0, top], [0, top], color="#9e9e9e", linestyle="--", label="as predicted")
     for h in items:
         ax.scatter([h.predicted], [h.actual], color=PASS_COLOR if h.final else BAR_COLOR, zorder=3,
@@ -103,8 +103,9 @@ def _attempts(report: Report) -> bytes | None:
         ax.annotate(milestone, ((ts - start) / 3600, fraction), textcoords="offset points", xytext=(3, 5),
                     fontsize=7)
     ax.set_ylim(-0.05, 1.12)
+    ax.margins(x=0.08)
     ax.set_xlabel("hours since the first attempt (clock time)")
     ax.set_ylabel("share of tests passed")
     ax.set_title("Attempts over time")
-    ax.legend(loc="lower right", fontsize="small")
+    ax.legend(loc="best", fontsize="small")
     return _png(figure)

@@ -169,6 +169,9 @@ def log_lines(report: Report) -> list[str]:
     if log.torn_lines:
         lines.append("Unreadable line(s) " + ", ".join(map(str, log.torn_lines))
                      + " skipped (a crash while writing); the rest of the log is used.")
+    if log.unusable_events:
+        lines.append("Events with unreadable data were left out (seq " + ", ".join(map(str, log.unusable_events))
+                     + ").")
     if log.unknown_milestones:
         lines.append("Events for milestones this harness does not know were left out: "
                      + ", ".join(log.unknown_milestones) + ".")

@@ -1,0 +1,153 @@
+"""Rendering verification and cohort results (terminal with rich, Markdown).
+The cells are built once (``*_rows``) and shared by both outputs."""
+
+from __future__ import annotations
+
+import time
+
+from rich.markup import escape
+from rich.table import Table
+
+from challenge.bundle.cohort import Cohort, MilestoneSummary, Spread
+from challenge.bundle.verify import MilestoneVerification, Verification
+from challenge.durations import format_duration
+
+MISSING = "–"
+MARK = {"pass": "[green]pass[/green]", "fail": "[red]fail[/red]", "error": "[magenta]error[/magenta]"}
+
+
+def _help(m: MilestoneVerification) -> str:
+    if not (m.hints or m.peeks):
+        return "none"
+    return f"{m.hints} hint{'s' * (m.hints != 1)}, {m.peeks} peek{'s' * (m.peeks != 1)}"
+
+
+def verification_rows(verification: Verification, *, with_retrain: bool) -> tuple[list[str], list[list[str]]]:
+    headers = ["milestone", "claimed", "verified", "tests", "time", "attempts", "help used", "built-ins used"]
+    if with_retrain:
+        headers.insert(3, "retrained")
+    rows = []
+    for m in verification.milestones:
+        row = [m.id, m.claimed, m.verified, m.tests or MISSING, format_duration(m.active_s), str(m.attempts), _help(m),
+               ", ".join(m.builtins_used) or "none"]
+        if with_retrain:
+            row.insert(3, m.retrained or MISSING)
+        rows.append(row)
+    return headers, rows
+
+
+def verification_table(verification: Verification, *, with_retrain: bool) -> Table:
+    headers, rows = verification_rows(verification, with_retrain=with_retrain)
+    table = Table(title=f"Bundle of {escape(verification.handle or '?')}", title_justify="left")
+    for header in headers:
+        table.add_column(header)
+    for m, row in zip(verification.milestones, rows):
+        cells = [escape(c) for c in row]
+        cells[2] = MARK.get(m.verified, cells[2])
+        if not m.agrees:
+            cells[0] = f"[bold red]{cells[0]}[/bold red]"
+        table.add_row(*cells)
+    return table
+
+
+def verification_lines(verification: Verification) -> list[str]:
+    """Problems, notes, the sandbox and the verdict, as rich markup lines."""
+    lines = [f"[bold red]✗ {escape(p.describe())}[/bold red]" for p in verification.problems]
+    for m in verification.milestones:
+        lines += [f"[dim]{escape(m.id)}:[/dim] {escape(note)}" for note in m.notes]
+    sandbox = next((m.sandbox for m in verification.milestones if m.sandbox), None)
+    if sandbox:
+        lines.append("[dim]sandbox:[/dim] " + escape("; ".join(
+            f"{key} {sandbox[key]}" for key in ("network", "filesystem", "tcp", "processes", "environment")
+            if key in sandbox)))
+    code = verification.exit_code
+    if code == 2:
+        lines.append("[bold red]INVALID: the bundle failed an integrity check; none of its code was run.[/bold red]")
+    elif code == 1:
+        wrong = ", ".join(m.id for m in verification.milestones if not m.agrees)
+        lines.append(f"[bold red]NOT VERIFIED: claimed passes that did not pass here: {escape(wrong)}.[/bold red]")
+    else:
+        claimed = [m.id for m in verification.milestones if m.claimed == "pass"]
+        lines.append(f"[bold green]VERIFIED: every claimed pass ({escape(', '.join(claimed) or 'none')}) passed "
+                     f"again here, with grader {escape(verification.grader_version)}.[/bold green]")
+    return lines
+
+
+# -- cohort ----------------------------------------------------------------------
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h"
+
+
+def _spread(s: Spread | None) -> str:
+    return f"{_hours(s.median)} ({_hours(s.q1)}-{_hours(s.q3)})" if s else MISSING
+
+
+def _pct(value: float | None) -> str:
+    return f"{value:.0%}" if value is not None else MISSING
+
+
+def _num(value: float | None, fmt: str = ".2f") -> str:
+    return format(value, fmt) if value is not None else MISSING
+
+
+def cohort_milestone_rows(cohort: Cohort) -> tuple[list[str], list[list[str]]]:
+    headers = ["milestone", "passed/started", "active time of passers: median (quartiles)", "first-time pass",
+               "used help", "help per learner", "stated chance", "Brier", "actual/predicted hours"]
+    rows = [[s.id, f"{s.passed}/{s.started} ({_pct(s.pass_rate)})", _spread(s.time), _pct(s.first_pass_rate),
+             _pct(s.help_rate), _num(s.mean_help, ".1f"), _pct(s.predicted_pass), _num(s.brier),
+             _num(s.hours_ratio, ".1f") + ("x" if s.hours_ratio is not None else "")] for s in cohort.milestones]
+    return headers, rows
+
+
+def _placement(cohort: Cohort, summary: MilestoneSummary, learner) -> str:
+    mine = learner.milestones.get(summary.id)
+    if mine is None:
+        return MISSING
+    help_text = f", {mine.help} help" if mine.help else ""
+    if mine.status != "passed":
+        return f"in progress {_hours(mine.active_s)}{help_text}"
+    first = "first try" if mine.first_pass else f"{mine.attempts} tries"
+    return f"{_hours(mine.active_s)} p{cohort.percentile(learner, summary.id):.0f}, {first}{help_text}"
+
+
+def cohort_learner_rows(cohort: Cohort) -> tuple[list[str], list[list[str]]]:
+    headers = ["learner", *[s.id for s in cohort.milestones], "Brier"]
+    rows = [[ln.label, *[_placement(cohort, s, ln) for s in cohort.milestones], _num(ln.brier)]
+            for ln in cohort.learners]
+    return headers, rows
+
+
+def cohort_tables(cohort: Cohort) -> list[Table]:
+    tables = []
+    for title, (headers, rows) in ((f"Cohort of {len(cohort.learners)}: per milestone", cohort_milestone_rows(cohort)),
+                                   ("Where each learner falls (pNN: percentile of active time among those who "
+                                    "passed; lower is faster)", cohort_learner_rows(cohort))):
+        table = Table(title=title, title_justify="left")
+        for header in headers:
+            table.add_column(header)
+        for row in rows:
+            table.add_row(*[escape(c) for c in row])
+        tables.append(table)
+    return tables
+
+
+def cohort_markdown(cohort: Cohort, *, now: float) -> str:
+    lines = [f"# Cohort report ({len(cohort.learners)} learners)", "",
+             f"Generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(now))}. Active time excludes pauses, idle "
+             "gaps and self-reported time; calibration compares the chance each learner stated of passing at the "
+             "first test with what happened (Brier: 0 perfect, 0.25 a coin's worth).", "", "## Per milestone", ""]
+    lines += _md_table(*cohort_milestone_rows(cohort))
+    lines += ["", "## Where each learner falls", "",
+              "pNN: percentile of active time among those who passed the milestone (lower is faster).", ""]
+    lines += _md_table(*cohort_learner_rows(cohort))
+    if cohort.excluded:
+        lines += ["", "## Left out", ""] + [f"- `{source}`: {reason}" for source, reason in cohort.excluded]
+    return "\n".join(lines) + "\n"
+
+
+def _md_table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    def row(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    return [row(headers), row(["---"] * len(headers)), *[row(r) for r in rows]]

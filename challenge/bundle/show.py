@@ -1,0 +1,31 @@
+"""`challenge show`: a bundle's report, rebuilt from its checked event log and
+results documents as of its submit time. Nothing of the learner's runs (the
+report builder reads JSON only), and the report files the learner shipped
+are not trusted: the log is the record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from challenge.bundle.extract import Limits
+from challenge.bundle.integrity import open_bundle
+from milestones import Registry
+
+
+@dataclass(frozen=True)
+class Shown:
+    report: object  # challenge.report.Report
+    handle: str
+    created_at: float
+    warnings: list[str]
+
+
+def show_bundle(*, source: Path, registry: Registry, limits: Limits = Limits()) -> Shown:
+    """The bundle's report; BundleInvalid (exit 2) when a check fails."""
+    from challenge.report import build_report
+
+    with open_bundle(source, limits=limits) as opened:
+        manifest = opened.require_valid()
+        report = build_report(workspace_root=opened.workspace, registry=registry, now=manifest.created_at)
+        return Shown(report, manifest.handle, manifest.created_at, list(opened.warnings))

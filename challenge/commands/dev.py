@@ -1,0 +1,75 @@
+"""`challenge dev ...`: maintainer tooling (the learner never needs it)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from challenge.commands.options import JsonOpt
+from challenge.devcheck import DEFAULT_SEED, DevCheckReport, Entry, dev_check
+from challenge.errors import UsageError
+from challenge.output import out
+from milestones import load_registry
+
+app = typer.Typer(help="Maintainer tooling: check the milestones' stubs, references and mutation catalogues.",
+                  no_args_is_help=True, add_completion=False)
+
+STATUS = {"ok": "[green]ok[/green]", "fail": "[bold red]FAIL[/bold red]", "skip": "[yellow]skip[/yellow]"}
+
+
+@app.command("check")
+def check(
+    milestone: Annotated[Optional[str], typer.Argument(help="Milestone id, folder or number; default: all.",
+                                                       show_default=False)] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the first run (shapes and values of the hidden tests).")] = DEFAULT_SEED,
+    seeds: Annotated[int, typer.Option("--seeds", help="Run every entry under this many seeds: seed, seed+1, ...")] = 1,
+    as_json: JsonOpt = False,
+) -> None:
+    """Prove the hidden tests tell right from wrong: the stub fails, the reference passes, every mutant fails and is named, every alternative passes.
+
+    Each entry is one sandboxed run of the hidden tests (a few seconds per seed).
+
+    Exit status: 0 all checks passed, 1 something is wrong, 2 misuse.
+
+    Examples:
+      challenge dev check attention
+      challenge dev check --seeds 3
+      challenge dev check 2 --seed 7 --json
+    """
+    if seeds < 1:
+        raise UsageError("--seeds counts the seeds to run, at least 1.", "Example: --seeds 3")
+    registry = load_registry()
+    chosen = [registry.get(milestone)] if milestone else list(registry.milestones)
+    with out.err_console.status("dev check ...") as status:
+        def progress(entry: Entry) -> None:
+            status.update(f"dev check: {entry.milestone} {escape(entry.label)}")
+
+        report = dev_check(registry=registry, milestones=chosen, seed=seed, n_seeds=seeds, progress=progress)
+    if as_json:
+        out.json(report.to_dict())
+    else:
+        render(report)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def render(report: DevCheckReport) -> None:
+    table = Table(title=f"dev check (seeds {', '.join(map(str, report.seeds))})", show_lines=False)
+    for column in ("milestone", "item", "expected", "got", "ok"):
+        table.add_column(column, overflow="fold")
+    for item in report.items:
+        table.add_row(item.milestone, escape(item.item), escape(item.expected), escape(item.got), STATUS[item.status])
+    out.table(table)
+    for item in report.items:
+        if item.status == "fail":
+            out.text(f"[bold red]{escape(item.milestone)} / {escape(item.item)}[/bold red]"
+                     + (f" [dim]({escape(item.description)})[/dim]" if item.description else ""))
+            out.text(escape(item.detail or item.got))
+    failed = sum(1 for i in report.items if i.status == "fail")
+    skipped = sum(1 for i in report.items if i.status == "skip")
+    if failed:
+        out.error(f"{failed} of {len(report.items)} checks failed" + (f", {skipped} skipped." if skipped else "."))
+    else:
+        out.success(f"All {len(report.items) - skipped} checks passed" + (f", {skipped} skipped." if skipped else "."))

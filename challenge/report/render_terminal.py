@@ -1,0 +1,104 @@
+"""The report for the terminal (rich): one screen, the verdict and the numbers
+behind it. Details, plots and the per-attempt history are in the Markdown and
+HTML versions."""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from challenge.report import tables
+from challenge.report.model import Report
+from challenge.report.verdict import BORDERLINE, FASTER, OVER, READY, ROUGHLY, RULES, SKILL_UP, WITHIN
+
+STYLE = {READY: "green", BORDERLINE: "yellow", SKILL_UP: "red"}
+STATUS = {"passed": "green", "in progress": "yellow"}
+TIMING_STYLE = {FASTER: "green", WITHIN: "green", ROUGHLY: "yellow", OVER: "red"}
+MAX_MARKS = 8
+
+
+def render_terminal(report: Report) -> RenderableType:
+    parts: list[RenderableType] = [
+        Text.from_markup(f"[bold]Self-calibration report[/bold] · {escape(report.handle)} · "
+                         f"{tables.when(report.generated_at)}")]
+    if not report.milestones:
+        parts.append(Text("No milestone started yet: challenge start attention"))
+    else:
+        parts.append(_milestones(report))
+        for g in report.groups:
+            if len(g.milestones) > 1 or g.size > 1:
+                parts.append(Text.from_markup(
+                    f"[dim]Group[/dim] {escape(g.title)}: {tables.hours(g.total_s)}"
+                    f"{'' if g.complete else ' so far'} of {tables.band(g.target)} "
+                    f"({g.passed}/{g.size} passed): {g.timing}"))
+        c = report.calibration
+        parts.append(Text.from_markup(f"[bold]Pass predictions[/bold] {escape(tables.brier_text(report))} "
+                                      f"{escape(c.confidence_words)}"))
+        parts.append(Text.from_markup(f"[bold]Hours[/bold] {escape(c.hours_words)}"))
+    parts.append(_verdict(report))
+    if report.weakest_areas:
+        parts.append(Text("Weakest areas: " + ", ".join(f"{a.area} ({a.mean_comfort:.1f})" for a in report.weakest_areas)))
+    if report.weakest_tests:
+        parts.append(Text("Failed most: " + ", ".join(f"{t.milestone}: {t.name} ({t.attempts}x)"
+                                                       for t in report.weakest_tests)))
+    parts.append(Text.from_markup(
+        f"[dim]Rules: feel weighs more than time. Feel = mean comfort over the feel questions: comfortable >= "
+        f"{RULES.comfortable_at:g}, hard < {RULES.hard_below:g}, else mixed. On time = up to "
+        f"{RULES.roughly_on_time_factor:g}x the target's high end. Hard: skill up first. Comfortable + on time + "
+        "no peek before passing: ready, else borderline. Mixed + on time + no peek: borderline, else skill up. "
+        "Full rules, details and plots: challenge report --format md|html --output FILE[/dim]"))
+    for line in tables.log_lines(report)[1:]:
+        parts.append(Text.from_markup(f"[yellow]Log:[/yellow] {escape(line)}"))
+    return Group(*parts)
+
+
+def _milestones(report: Report) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True, show_edge=False)
+    for column in ("milestone", "status", "hours / target", "tests", "help", "predicted", "feel", "verdict"):
+        table.add_column(column, no_wrap=column not in ("help", "predicted"))
+    for m in report.milestones:
+        color = TIMING_STYLE.get(m.timing, "white")
+        spent = f"{m.time.total_h:.1f}" + ("+" if m.status != "passed" else "") + ("*" if m.time.adjusted_s else "")
+        table.add_row(
+            escape(m.id), f"[{STATUS.get(m.status, 'white')}]{m.status}[/]",
+            f"[{color}]{spent}[/] / {tables.band(m.target)}", _attempts(m), _help(m), _predicted(m),
+            f"{m.reflection.feel_score:.1f}" if m.reflection.feel_score is not None else tables.MISSING,
+            f"[{STYLE.get(m.verdict.level, 'white')}]{m.verdict.level}[/]")
+    notes = ["hours: active + self-reported, [green]on time[/], [yellow]roughly[/], [red]over[/]; + so far",
+             "* incl. self-reported", "tests: one mark per attempt", f"feel: mean comfort 1-5 ({tables.MISSING}: not reflected)"]
+    if report.not_started:
+        notes.append("not started: " + ", ".join(report.not_started))
+    table.caption = "; ".join(notes)
+    table.caption_justify = "left"
+    return table
+
+
+def _attempts(m) -> str:
+    marks = "".join("[green]✓[/]" if a.status == "pass" else "[red]✗[/]" for a in m.attempts[:MAX_MARKS])
+    extra = len(m.attempts) - MAX_MARKS
+    return (marks + (f" +{extra}" if extra > 0 else "")) or tables.MISSING
+
+
+def _help(m) -> str:
+    parts = [f"{m.hints_used} hint{'s' if m.hints_used != 1 else ''}"] if m.hints_used else []
+    if m.peeks:
+        parts.append(f"{m.peeks} peek{'s' if m.peeks != 1 else ''}")
+    return ", ".join(parts) or tables.MISSING
+
+
+def _predicted(m) -> str:
+    if m.predicted_hours is None and m.predicted_pass is None:
+        return tables.MISSING
+    hours = f"{m.predicted_hours:g} h" if m.predicted_hours is not None else "? h"
+    return f"{hours}, {tables.chance(m.predicted_pass)}"
+
+
+def _verdict(report: Report) -> RenderableType:
+    v = report.verdict
+    style = STYLE.get(v.level, "white")
+    lines = [f"[bold {style}]Verdict: {escape(v.label)}[/bold {style}]"]
+    lines += [f"  · {escape(reason)}" for reason in v.reasons]
+    return Text.from_markup("\n".join(lines))
