@@ -17,8 +17,8 @@ of a learner who passed every earlier milestone. Several seeds (``seeds``)
 catch a mutant that survives by luck on one draw of shapes and values.
 
 How a milestone is run comes from its data, never its name: ``KINDS`` maps
-``milestone.kind`` to the options its runs need. A kind without an entry
-there is reported, not guessed.
+``milestone.kind`` to the options each run needs (a training kind trains the
+entry first). A kind without an entry there is reported, not guessed.
 """
 
 from __future__ import annotations
@@ -31,8 +31,6 @@ from pathlib import Path
 from milestones import Milestone, Registry
 
 DEFAULT_SEED = 20240601
-MIN_MUTANTS = 8  # a catalogue smaller than this is not a catalogue
-MIN_ALTERNATIVES = 3
 _HARNESS_ERROR = "harness error"  # grader.plugin marks bugs in the hidden tests this way
 
 
@@ -40,12 +38,20 @@ _HARNESS_ERROR = "harness error"  # grader.plugin marks bugs in the hidden tests
 class Kind:
     """How dev check runs the milestones of one kind (``milestone.kind``)."""
 
-    run_options: Callable[[Milestone], dict]  # extra ``RunRequest.options`` for every run
+    # (registry=, milestone=, entry=, seed=) -> ``RunRequest.options`` for the run of that entry.
+    options: Callable[..., dict]
+    min_mutants: int = 8  # a catalogue smaller than this is not a catalogue
+    min_alternatives: int = 3
 
 
-# Training milestones plug in here once their runs are defined, e.g.
-# ``"training": Kind(run_options=lambda m: {"budget_s": m.training.check_budget_s})``.
-KINDS: dict[str, Kind] = {"module": Kind(run_options=lambda milestone: {})}
+def _no_options(**_: object) -> dict:
+    return {}
+
+
+# A training kind plugs in here with a function that trains the entry's file for
+# ``milestone.training.check_budget_s`` and returns its grading options (the
+# prepared task and the checkpoint, as ``challenge.training.grading_options`` does).
+KINDS: dict[str, Kind] = {"module": Kind(options=_no_options)}
 
 
 # -- data ------------------------------------------------------------------------------------------
@@ -175,7 +181,8 @@ def schema_checks(*, registry: Registry, milestone: Milestone, entries: list[Ent
     has_marker = stub.is_file() and marker in stub.read_text(encoding="utf-8")
     item("schema: stub.py", f"contains {marker}", "yes" if has_marker else ("no" if stub.is_file() else "missing"),
          has_marker)
-    for role, least in (("mutant", MIN_MUTANTS), ("alternative", MIN_ALTERNATIVES)):
+    kind = KINDS.get(milestone.kind, Kind(options=_no_options))
+    for role, least in (("mutant", kind.min_mutants), ("alternative", kind.min_alternatives)):
         count = sum(1 for e in entries if e.role == role)
         item(f"schema: {role}s", f">= {least}", str(count), count >= least)
     for entry in entries:
@@ -199,7 +206,8 @@ def run_entry(*, registry: Registry, milestone: Milestone, entry: Entry, seed: i
     from grader.runner import run_milestone
 
     request = run_request_for(registry=registry, milestone=milestone, learner_file=entry.path,
-                              passed=earlier_ids(registry, milestone), seed=seed, options=kind.run_options(milestone))
+                              passed=earlier_ids(registry, milestone), seed=seed,
+                              options=kind.options(registry=registry, milestone=milestone, entry=entry, seed=seed))
     return run_milestone(request)
 
 

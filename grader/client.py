@@ -16,7 +16,7 @@ from queue import Empty, Queue
 from typing import Any
 
 from grader.protocol import Handle, ProtocolError, read_message, write_message
-from grader.sandbox import Limits, SandboxMode, launch, worker_config
+from grader.sandbox import Limits, SandboxMode, TaskCgroup, launch, worker_config
 
 OUTPUT_KEEP = 64 * 1024
 START_TIMEOUT_S = 60
@@ -76,9 +76,16 @@ def describe_exit(code: int | None) -> str:
 
 @dataclass
 class _Capture:
-    """Keeps the first OUTPUT_KEEP bytes of a stream, counts the rest."""
+    """Keeps the first OUTPUT_KEEP bytes of a stream after the latest mark, counts the rest.
+
+    Marks are stream positions, used one at a time (a test's setup marks, its
+    teardown reads). Each mark starts a new window and drops what came before,
+    so one test that prints megabytes neither hides the output of the tests
+    after it nor makes them all say "truncated" (both happened before).
+    """
 
     data: bytearray = field(default_factory=bytearray)
+    base: int = 0  # stream position of data[0]
     total: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -92,11 +99,16 @@ class _Capture:
 
     def mark(self) -> int:
         with self.lock:
-            return len(self.data)
+            self.data, self.base = bytearray(), self.total
+            return self.total
 
     def since(self, mark: int) -> tuple[str, int]:
+        """(text kept since ``mark``, bytes written since ``mark`` that were not kept)."""
         with self.lock:
-            return self.data[mark:].decode("utf-8", "replace"), self.total
+            if mark > self.total:  # a mark from a worker that was since replaced
+                mark = self.base
+            kept = self.data[max(0, mark - self.base):]
+            return kept.decode("utf-8", "replace"), self.total - max(mark, self.base) - len(kept)
 
 
 class Worker:
@@ -115,9 +127,18 @@ class Worker:
         self._responses: Queue = Queue()
         self._stdout, self._stderr = _Capture(), _Capture()
         self.scratch: Path | None = None
+        self.cgroup: TaskCgroup | None = None
+        self._seq = 0  # numbers the requests; a worker that echoes "seq" lets us spot answers out of turn
 
     # -- lifecycle -----------------------------------------------------------
     def start(self) -> "Worker":
+        try:
+            return self._start()
+        except BaseException:
+            self.close()  # a worker that never said hello still leaves a scratch folder and a cgroup
+            raise
+
+    def _start(self) -> "Worker":
         self.scratch = Path(tempfile.mkdtemp(prefix="challenge-worker-"))
         learner_copy = self.scratch / self.learner_file.name
         shutil.copyfile(self.learner_file, learner_copy)
@@ -126,8 +147,10 @@ class Worker:
         config = worker_config(learner_path=learner_copy, scratch=self.scratch, tracked=self.tracked,
                                threads=self.threads, confine=self.isolate, devices=self.devices)
         try:
+            self.cgroup = TaskCgroup.create(self.limits.processes)
             self.process, self.mode = launch(config=config, scratch=self.scratch, limits=self.limits,
-                                             threads=self.threads, fds=(req_r, resp_w), isolate=self.isolate)
+                                             threads=self.threads, fds=(req_r, resp_w), isolate=self.isolate,
+                                             cgroup=self.cgroup)
         finally:
             os.close(req_r)
             os.close(resp_w)
@@ -150,6 +173,8 @@ class Worker:
                 self._responses.put(read_message(stream))
         except (EOFError, OSError, ProtocolError) as error:
             self._responses.put(error)
+        except Exception as error:  # noqa: BLE001 - whatever the worker sent, never let this thread die silently
+            self._responses.put(ProtocolError(f"{type(error).__name__}: {error}"))
 
     @property
     def alive(self) -> bool:
@@ -162,6 +187,8 @@ class Worker:
             os.killpg(self.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        if self.cgroup is not None:
+            self.cgroup.kill_all()  # also processes that left the group (setsid) where there is no PID namespace
         try:
             self.process.wait(timeout=10)
         except Exception:  # noqa: BLE001
@@ -175,6 +202,9 @@ class Worker:
             except Exception:  # noqa: BLE001 - a stuck worker is killed below
                 pass
         self.kill()
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
         if self.scratch:
             shutil.rmtree(self.scratch, ignore_errors=True)
 
@@ -191,11 +221,11 @@ class Worker:
         return self._stdout.mark(), self._stderr.mark()
 
     def output_since(self, mark: tuple[int, int]) -> str:
-        out, out_total = self._stdout.since(mark[0])
-        err, err_total = self._stderr.since(mark[1])
+        out, out_lost = self._stdout.since(mark[0])
+        err, err_lost = self._stderr.since(mark[1])
         text = out + err
-        if max(out_total, err_total) > OUTPUT_KEEP:
-            text += f"\n[output truncated: {out_total + err_total} bytes in all]"
+        if out_lost or err_lost:  # first, so that it survives the results' 500-character cap
+            text = f"[output truncated: {out_lost + err_lost} more bytes were not kept]\n" + text
         return text
 
     # -- requests ------------------------------------------------------------
@@ -216,8 +246,9 @@ class Worker:
     def send(self, op: str, **payload: Any) -> None:
         if not self.alive:
             raise WorkerCrashed("it is no longer running")
+        self._seq += 1
         try:
-            write_message(self._requests, {"op": op, **payload})
+            write_message(self._requests, {"op": op, "seq": self._seq, **payload})
         except (BrokenPipeError, OSError):
             self.kill()
             raise WorkerCrashed(describe_exit(self.process.wait(timeout=10))) from None
@@ -231,6 +262,12 @@ class Worker:
             except WorkerTimeout:
                 raise WorkerTimeout(timeout, what) from None
             if "progress" not in message:
+                if "seq" in message and message["seq"] != self._seq:
+                    # e.g. forked copies of the worker (a fork bomb returning into the request loop) each
+                    # answering: every later test would get a stale answer. The worker cannot be trusted now.
+                    self.kill()
+                    raise WorkerCrashed(f"it answered request {message['seq']!r} while request {self._seq} was "
+                                        "pending (did your code fork the worker process?)")
                 return message
             if on_progress is not None and isinstance(message["progress"], dict):
                 on_progress(message["progress"])

@@ -47,11 +47,16 @@ def _index(flat: int, shape: torch.Size) -> str:
 
 
 def describe_value(value) -> str:
+    """What the learner returned, in words ("a AlwaysEqual" and "a NoneType" read badly)."""
     if isinstance(value, Unsupported):
-        return f"a {value.type_name}"
+        return f"an object of type {value.type_name}"
     if isinstance(value, Handle):
         return "an nn.Module"
-    return f"a {type(value).__name__}"
+    if value is None:
+        return "None"
+    if isinstance(value, (list, tuple)):
+        return f"a {type(value).__name__} of {len(value)} item{'s' if len(value) != 1 else ''}"
+    return f"a value of type {type(value).__name__}"
 
 
 def close_enough(got: torch.Tensor, expected: torch.Tensor, atol: float, rtol: float) -> bool:
@@ -91,6 +96,7 @@ def check_tensor(got, expected: torch.Tensor, *, what: str, case: str, atol: flo
     if bool(ok.all()):
         return
     diff = (g - e).abs().nan_to_num(nan=float("inf"))
+    diff = diff.masked_fill(ok, 0.0)  # inf - inf is NaN: never point at a matching inf as the worst element
     worst = int(diff.flatten().argmax())
     lines.append(f"  max abs diff {float(diff.flatten()[worst]):.3g} at {_index(worst, g.shape)} "
                  f"(expected {float(e.flatten()[worst]):.6g}, got {float(g.flatten()[worst]):.6g}); "

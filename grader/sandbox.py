@@ -6,7 +6,8 @@ Layers (each recorded in ``SandboxMode``, none silently assumed):
   normal user through a user namespace where the system permits one;
 - a scrubbed environment (no tokens or credentials from the parent);
 - a temporary scratch folder as working directory and HOME;
-- resource limits: address space, file size, open files, CPU time, processes;
+- resource limits: address space, file size, open files, CPU time, processes
+  (a pids cgroup where one can be created: uid 0 ignores RLIMIT_NPROC);
 - inside the worker: Landlock (writes only to scratch, no reading of the home
   folder, no TCP) and all capabilities dropped (see ``grader.confine``).
 """
@@ -14,13 +15,16 @@ Layers (each recorded in ``SandboxMode``, none silently assumed):
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import resource
 import shutil
+import signal
 import site
 import subprocess
 import sys
 import sysconfig
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -55,6 +59,135 @@ class SandboxMode:
 
     def to_dict(self) -> dict:
         return asdict(self) | {"isolated": self.isolated}
+
+
+class TaskCgroup:
+    """A pids cgroup for one worker: a hard cap on its tasks, and a way to kill them all.
+
+    Why: the kernel exempts uid 0 from RLIMIT_NPROC whatever its capabilities,
+    so for a verifier running as root (containers, CI) the ``processes`` limit
+    did nothing and a fork bomb ran until the call timeout, exhausting the
+    machine's PIDs. Where this process may create a child cgroup with the pids
+    controller (cgroup v1 ``pids`` hierarchy, or v2 with pids delegated), each
+    worker gets one. It also finds processes that left the process group
+    (setsid daemons), which matters when there is no PID namespace.
+    """
+
+    _names = itertools.count()
+
+    def __init__(self, path: Path, max_tasks: int):
+        self.path, self.max_tasks = path, max_tasks
+
+    @classmethod
+    def create(cls, max_tasks: int) -> "TaskCgroup | None":
+        for parent in _own_pids_cgroups():
+            path = parent / f"challenge-worker-{os.getpid()}-{next(cls._names)}"
+            try:
+                path.mkdir()
+            except OSError:
+                continue
+            try:
+                (path / "pids.max").write_text(str(max_tasks))
+                return cls(path, max_tasks)
+            except OSError:
+                _rmdir(path)
+        return None
+
+    def enter(self) -> None:
+        """Move the calling process into the cgroup (run in the child before exec)."""
+        fd = os.open(self.path / "cgroup.procs", os.O_WRONLY)
+        try:
+            os.write(fd, b"0")
+        finally:
+            os.close(fd)
+
+    def contains(self, pid: int) -> bool:
+        try:
+            return str(pid) in (self.path / "cgroup.procs").read_text().split()
+        except OSError:
+            return False
+
+    def kill_all(self, timeout: float = 5.0) -> None:
+        """SIGKILL every process in the cgroup until it is empty (a fork bomb refills it)."""
+        kill_file = self.path / "cgroup.kill"  # cgroup v2 >= 5.14: atomic
+        if kill_file.exists():
+            try:
+                kill_file.write_text("1")
+            except OSError:
+                pass
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                pids = [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
+            except OSError:
+                return
+            if not pids:
+                return
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            time.sleep(0.02)
+
+    def remove(self) -> None:
+        self.kill_all()
+        _rmdir(self.path)
+
+
+def _own_pids_cgroups() -> list[Path]:
+    """Folders of this process's own cgroups that offer the pids controller (v1 first)."""
+    try:
+        memberships = Path("/proc/self/cgroup").read_text().splitlines()
+        mounts = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return []
+    own = {}  # "v1" / "v2" -> path of this process's cgroup
+    for line in memberships:
+        _, controllers, path = line.split(":", 2)
+        if "pids" in controllers.split(","):
+            own["v1"] = path
+        elif controllers == "":
+            own["v2"] = path
+    found = []
+    for line in mounts:
+        fields = line.split()
+        if " - " not in line or len(fields) < 5:
+            continue
+        root, mount_point = fields[3], fields[4]
+        fs_type, _, options = line.split(" - ", 1)[1].split(" ", 2)
+        if fs_type == "cgroup" and "pids" in options.split(",") and "v1" in own:
+            version = "v1"
+        elif fs_type == "cgroup2" and "v2" in own:
+            version = "v2"
+        else:
+            continue
+        relative = os.path.relpath(own[version], root)
+        if relative.startswith(".."):
+            continue
+        folder = Path(mount_point) / relative
+        if version == "v2" and "pids" not in _read(folder / "cgroup.subtree_control").split():
+            continue  # pids not delegated to our children
+        found.append((version, folder.resolve()))
+    return [folder for _, folder in sorted(found)]
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+def _rmdir(path: Path) -> None:
+    for _ in range(50):  # the last exiting tasks may linger a few milliseconds
+        try:
+            path.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.02)
 
 
 @functools.lru_cache(maxsize=1)
@@ -157,21 +290,39 @@ def _limit_setter(limits: Limits, base_tasks: int):
 
 
 def launch(*, config: dict, scratch: Path, limits: Limits, threads: int, fds: tuple[int, int],
-           isolate: bool = True) -> tuple[subprocess.Popen, SandboxMode]:
-    """Start the worker. ``fds`` are (requests read end, responses write end)."""
+           isolate: bool = True, cgroup: TaskCgroup | None = None) -> tuple[subprocess.Popen, SandboxMode]:
+    """Start the worker. ``fds`` are (requests read end, responses write end).
+
+    ``cgroup``, where given, receives the worker before it starts (the caller
+    removes it after the worker has gone)."""
     prefix = namespace_prefix() if isolate else ()
     mode = SandboxMode(limits=asdict(limits))
     if prefix:
         mode.network = "none (network namespace)"
         mode.processes = "PID namespace: every spawned process dies with the worker"
+    limit_setter = _limit_setter(limits, _count_own_tasks())
+
+    def before_exec() -> None:
+        if cgroup is not None:
+            try:
+                cgroup.enter()
+            except OSError:
+                pass  # checked below: the mode says only what really applies
+        limit_setter()
+
     bootstrap = ("import sys; sys.path.insert(0, sys.argv.pop(1)); from grader.worker import main; main()")
     command = [*prefix, sys.executable, "-I", "-c", bootstrap, str(Path(grader.__file__).resolve().parent.parent),
                "--fd-in", str(fds[0]), "--fd-out", str(fds[1]), "--config", _json(config)]
     (scratch / "tmp").mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
         command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=fds,
-        cwd=scratch, env=scrubbed_env(scratch, threads), preexec_fn=_limit_setter(limits, _count_own_tasks()),
-        start_new_session=True)
+        cwd=scratch, env=scrubbed_env(scratch, threads), preexec_fn=before_exec, start_new_session=True)
+    if cgroup is not None and cgroup.contains(process.pid):
+        mode.processes += f"; at most {cgroup.max_tasks} tasks (pids cgroup)"
+    elif os.geteuid() == 0:
+        mode.processes += "; no limit on tasks (root ignores RLIMIT_NPROC and no pids cgroup was available)"
+    else:
+        mode.processes += f"; at most {limits.processes} more tasks (RLIMIT_NPROC)"
     return process, mode
 
 

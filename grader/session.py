@@ -46,6 +46,10 @@ class Remote:
     def __call__(self, *args, **kwargs):
         return self.session.call(self.handle, None, args, kwargs, what=f"{self.name}.forward")
 
+    def infer(self, *args, **kwargs):
+        """forward under torch.no_grad(), as evaluation does."""
+        return self.session.call(self.handle, None, args, kwargs, what=f"{self.name}.forward", no_grad=True)
+
     def method(self, name: str, *args, **kwargs):
         return self.session.call(self.handle, name, args, kwargs, what=f"{self.name}.{name}")
 
@@ -142,9 +146,10 @@ class LearnerSession:
             raise MissingSymbol(error["message"])
         raise LearnerException(error.get("message", "unknown error"), error.get("traceback", ""), error.get("type", ""))
 
-    def call(self, target: str | Handle, method: str | None, args, kwargs, *, what: str, return_args: bool = False):
+    def call(self, target: str | Handle, method: str | None, args, kwargs, *, what: str, return_args: bool = False,
+             no_grad: bool = False):
         return self.op("call", target=target, method=method, args=list(args), kwargs=dict(kwargs), what=what,
-                       return_args=return_args)
+                       return_args=return_args, no_grad=no_grad)
 
     def function(self, name: str):
         def call(*args, **kwargs):

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.confine import apply_landlock, drop_capabilities
-from grader.protocol import Handle, Unsupported, read_message, write_message
+from grader.protocol import GeneratorSeed, Handle, Unsupported, read_message, write_message
 
 REFERENCE_FACTORIES = ("MultiheadAttention", "TransformerEncoderLayer", "Linear", "LayerNorm", "Embedding")
 
@@ -70,6 +70,8 @@ class Worker:
     def _resolve(self, value: Any) -> Any:
         if isinstance(value, Handle):
             return self.objects[value.id]
+        if isinstance(value, GeneratorSeed):
+            return self.torch.Generator().manual_seed(value.seed)
         if isinstance(value, list):
             return [self._resolve(v) for v in value]
         if isinstance(value, dict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -23,12 +24,13 @@ def _help(m: MilestoneVerification) -> str:
 
 
 def verification_rows(verification: Verification, *, with_retrain: bool) -> tuple[list[str], list[list[str]]]:
-    headers = ["milestone", "claimed", "verified", "tests", "time", "attempts", "help used", "built-ins used"]
+    headers = ["milestone", "claimed", "verified", "time", "attempts", "help used", "built-ins used"]
     if with_retrain:
         headers.insert(3, "retrained")
     rows = []
     for m in verification.milestones:
-        row = [m.id, m.claimed, m.verified, m.tests or MISSING, format_duration(m.active_s), str(m.attempts), _help(m),
+        verified = f"{m.verified} {m.tests}" if m.tests else m.verified
+        row = [m.id, m.claimed, verified, format_duration(m.active_s), str(m.attempts), _help(m),
                ", ".join(m.builtins_used) or "none"]
         if with_retrain:
             row.insert(3, m.retrained or MISSING)
@@ -38,12 +40,12 @@ def verification_rows(verification: Verification, *, with_retrain: bool) -> tupl
 
 def verification_table(verification: Verification, *, with_retrain: bool) -> Table:
     headers, rows = verification_rows(verification, with_retrain=with_retrain)
-    table = Table(title=f"Bundle of {escape(verification.handle or '?')}", title_justify="left")
+    table = Table(title=f"Bundle of {escape(verification.handle or '?')}", title_justify="left", box=box.SIMPLE_HEAD)
     for header in headers:
-        table.add_column(header)
+        table.add_column(header, min_width=min(len(header), 10), overflow="fold")
     for m, row in zip(verification.milestones, rows):
         cells = [escape(c) for c in row]
-        cells[2] = MARK.get(m.verified, cells[2])
+        cells[2] = cells[2].replace(m.verified, MARK.get(m.verified, m.verified), 1)
         if not m.agrees:
             cells[0] = f"[bold red]{cells[0]}[/bold red]"
         table.add_row(*cells)
@@ -92,8 +94,8 @@ def _num(value: float | None, fmt: str = ".2f") -> str:
 
 
 def cohort_milestone_rows(cohort: Cohort) -> tuple[list[str], list[list[str]]]:
-    headers = ["milestone", "passed/started", "active time of passers: median (quartiles)", "first-time pass",
-               "used help", "help per learner", "stated chance", "Brier", "actual/predicted hours"]
+    headers = ["milestone", "passed", "active time of passers: median (quartiles)", "first-try pass", "used help",
+               "help each", "stated chance", "Brier", "hours vs predicted"]
     rows = [[s.id, f"{s.passed}/{s.started} ({_pct(s.pass_rate)})", _spread(s.time), _pct(s.first_pass_rate),
              _pct(s.help_rate), _num(s.mean_help, ".1f"), _pct(s.predicted_pass), _num(s.brier),
              _num(s.hours_ratio, ".1f") + ("x" if s.hours_ratio is not None else "")] for s in cohort.milestones]
@@ -123,9 +125,9 @@ def cohort_tables(cohort: Cohort) -> list[Table]:
     for title, (headers, rows) in ((f"Cohort of {len(cohort.learners)}: per milestone", cohort_milestone_rows(cohort)),
                                    ("Where each learner falls (pNN: percentile of active time among those who "
                                     "passed; lower is faster)", cohort_learner_rows(cohort))):
-        table = Table(title=title, title_justify="left")
-        for header in headers:
-            table.add_column(header)
+        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+        for index, header in enumerate(headers):
+            table.add_column(header, no_wrap=index == 0, overflow="fold")
         for row in rows:
             table.add_row(*[escape(c) for c in row])
         tables.append(table)

@@ -1,0 +1,119 @@
+"""Hidden tests for milestone 6: the trained GPT on held-out AG News text.
+
+Loss per predicted token on test windows, against the unigram baseline (same
+tokenisation) and the same model at random init; exact causality; greedy
+continuations of test prompts shown in the results."""
+
+import torch
+import torch.nn.functional as F
+
+from grader.compare import GradingFailure
+from grader.hidden_training import format_ci, random_init_model, task_of, token_logits, trained_model
+from grader.stats import bootstrap_paired_diff_ci, unigram_token_losses
+from milestones.tasks.causal_lm import windows as causal_windows
+
+MAX_WINDOWS = 384
+UNIGRAM_MARGIN, RANDOM_MARGIN = 0.5, 1.0
+
+
+def _window_losses(logits, targets):
+    """(N,) mean loss per window; per-window means make the bootstrap respect correlation within a window."""
+    losses = F.cross_entropy(logits.transpose(1, 2).double(), targets, reduction="none")  # (N, T)
+    return losses.mean(1)
+
+
+def _scores(learner):
+    cache = learner.options.setdefault("_scores", {})
+    if "trained" not in cache:
+        task = task_of(learner)
+        spec = task.spec
+        windows = causal_windows(task.inputs["test"], spec["block_size"], max_windows=MAX_WINDOWS)
+        inputs, targets = windows[:, :-1], windows[:, 1:]
+        cache["trained"] = _window_losses(token_logits(trained_model(learner), inputs, spec["vocab_size"]), targets)
+        cache["random"] = _window_losses(token_logits(random_init_model(learner), inputs, spec["vocab_size"]), targets)
+        unigram = unigram_token_losses(task.inputs["train"], targets, spec["vocab_size"], ignore=[spec["pad_id"]])
+        cache["unigram"] = unigram.view(targets.shape).mean(1)
+        _record(learner, cache, targets.numel())
+    return cache
+
+
+def _record(learner, cache, n_tokens):
+    trained, unigram, random = (float(cache[k].mean()) for k in ("trained", "unigram", "random"))
+    low, high = bootstrap_paired_diff_ci(cache["unigram"], cache["trained"])
+    learner.metrics.update({
+        "test tokens": n_tokens,
+        "test loss (nats/token)": round(trained, 4),
+        "unigram baseline": round(unigram, 4),
+        "random-init loss": round(random, 4),
+        "unigram - yours, 95% bootstrap CI": format_ci(low, high),
+        "pass rule": f"at least {UNIGRAM_MARGIN} nats below unigram (CI above 0) and {RANDOM_MARGIN} below random init",
+    })
+
+
+def test_checkpoint_loads_into_your_model(learner):
+    """your checkpoint loads into build_model(spec), every weight accounted for"""
+    trained_model(learner)
+
+
+def test_loss_clearly_below_word_frequencies(learner):
+    """test loss at least 0.5 nats/token below the unigram baseline, with a 95% bootstrap interval above zero"""
+    scores = _scores(learner)
+    trained, unigram = float(scores["trained"].mean()), float(scores["unigram"].mean())
+    low, high = bootstrap_paired_diff_ci(scores["unigram"], scores["trained"])
+    if unigram - trained < UNIGRAM_MARGIN or low <= 0:
+        raise GradingFailure(
+            f"Test loss {trained:.3f} nats/token vs unigram {unigram:.3f}: a margin of {unigram - trained:.3f} "
+            f"(95% CI {format_ci(low, high)}); needs at least {UNIGRAM_MARGIN}.",
+            "Near the unigram loss the model has only learned character frequencies: train longer, raise the "
+            "learning rate (1e-3 suits small models) and check that targets are the inputs shifted by one.")
+
+
+def test_loss_clearly_below_random_init(learner):
+    """test loss at least 1.0 nats/token below the same model at random init"""
+    scores = _scores(learner)
+    trained, random = float(scores["trained"].mean()), float(scores["random"].mean())
+    if random - trained < RANDOM_MARGIN:
+        raise GradingFailure(
+            f"Test loss {trained:.3f} vs {random:.3f} for the same architecture at random init "
+            f"(margin {random - trained:.3f}, needs {RANDOM_MARGIN}).",
+            "Training barely changed the model: is the optimizer stepping this model's parameters?")
+
+
+def test_exactly_causal(learner):
+    """changing later tokens leaves every earlier position's logits unchanged"""
+    task = task_of(learner)
+    spec = task.spec
+    windows = causal_windows(task.inputs["test"], spec["block_size"], max_windows=8)[:, :-1]
+    generator = torch.Generator().manual_seed(7)
+    t = windows.shape[1]
+    cuts = torch.randint(1, t - 1, (len(windows),), generator=generator)
+    changed = windows.clone()
+    for row, cut in enumerate(cuts.tolist()):
+        changed[row, cut + 1:] = torch.randint(0, spec["vocab_size"], (t - cut - 1,), generator=generator)
+    model = trained_model(learner)
+    before = token_logits(model, windows, spec["vocab_size"])
+    after = token_logits(model, changed, spec["vocab_size"])
+    for row, cut in enumerate(cuts.tolist()):
+        diff = float((before[row, :cut + 1] - after[row, :cut + 1]).abs().max())
+        if diff > 1e-4:
+            raise GradingFailure(
+                f"Changing tokens after position {cut} of a test window changed the logits at positions 0..{cut} "
+                f"(max abs diff {diff:.3g}): the model sees the future.",
+                "The causal mask must be lower-triangular including the diagonal (tril), applied in every layer and "
+                "head; check for an off-by-one (triu(1) vs triu(0)) and for anything that mixes positions "
+                "outside attention.")
+
+
+def test_greedy_continuations_of_test_prompts(learner):
+    """greedy continuations of test prompts (shown in the results)"""
+    task = task_of(learner)
+    spec = task.spec
+    windows = causal_windows(task.inputs["test"], spec["block_size"], max_windows=40)
+    prompts = windows[[0, 13, 27], :48].long()
+    model = trained_model(learner)
+    ids = prompts
+    for _ in range(80):
+        logits = token_logits(model, ids[:, -spec["block_size"]:], spec["vocab_size"])
+        ids = torch.cat([ids, logits[:, -1].argmax(-1, keepdim=True)], dim=1)
+    for prompt, full in zip(prompts, ids):
+        learner.examples.append({"prompt": task.decode(prompt), "continuation": task.decode(full[len(prompt):])})

@@ -1,0 +1,105 @@
+"""Judge-side helpers for the training milestones' hidden tests: build the
+learner's model from its checkpoint (or at random init) inside the worker, and
+evaluate it in batches. Labels and targets never leave the judge: only inputs
+go to the worker, logits come back, and the judge scores them."""
+
+from __future__ import annotations
+
+import torch
+
+from grader.compare import GradingFailure, describe_value
+from grader.protocol import Handle
+from grader.session import LearnerSession, Remote
+
+RANDOM_INIT_SEED = 1234
+
+
+def _cached(learner: LearnerSession, key: str, make):
+    """Per-run cache; model handles are valid only while the same worker lives."""
+    cache = learner.options.setdefault("_cache", {})
+    worker_id = id(learner.worker)
+    if key not in cache or cache[key][0] != worker_id:
+        cache[key] = (worker_id, make())
+    return cache[key][1]
+
+
+def task_of(learner: LearnerSession):
+    return learner.options["task"]
+
+
+def build(learner: LearnerSession) -> Remote:
+    spec = task_of(learner).spec
+    value = learner.call("build_model", None, [dict(spec)], {}, what="build_model(spec)")
+    if not isinstance(value, Handle):
+        raise GradingFailure(f"build_model(spec) returned {describe_value(value)}, not an nn.Module.",
+                             "build_model must return your model (an nn.Module).")
+    return Remote(learner, value, "model")
+
+
+def trained_model(learner: LearnerSession) -> Remote:
+    def make() -> Remote:
+        model = build(learner)
+        state = learner.options["checkpoint"]
+        try:
+            model.load_state_dict(state, strict=True)
+        except Exception as error:  # a learner exception: the checkpoint does not fit the code
+            raise GradingFailure(
+                f"Your checkpoint does not load into build_model(spec): {error}",
+                "The code changed since you trained. Run `challenge train` again, then test.") from error
+        return model.eval()
+
+    return _cached(learner, "trained", make)
+
+
+def random_init_model(learner: LearnerSession) -> Remote:
+    def make() -> Remote:
+        learner.seed(RANDOM_INIT_SEED)
+        return build(learner).eval()
+
+    return _cached(learner, "random", make)
+
+
+def trim_padding(ids: torch.Tensor, pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ids, padding_mask) without the columns that are padding in every row."""
+    padding_mask = ids == pad_id
+    real = (~padding_mask).any(0).nonzero()
+    width = int(real.max()) + 1 if len(real) else 1
+    return ids[:, :width], padding_mask[:, :width]
+
+
+def check_logits(got, expected_shape: tuple[int, ...], what: str) -> torch.Tensor:
+    if not isinstance(got, torch.Tensor):
+        raise GradingFailure(f"{what} returned {type(got).__name__}, expected logits of shape {expected_shape}.",
+                             "forward must return a plain tensor of logits.")
+    if tuple(got.shape) != expected_shape:
+        raise GradingFailure(f"{what} returned shape {tuple(got.shape)}, expected {expected_shape}.",
+                             "Check the forward conventions in the milestone's README.")
+    if not torch.isfinite(got).all():
+        raise GradingFailure(f"{what} returned NaN or inf logits.",
+                             "A fully masked attention row, or a diverged training run (try a lower learning rate)?")
+    return got.to(torch.float64)
+
+
+def classify(model: Remote, ids: torch.Tensor, pad_id: int, n_classes: int, batch: int = 256) -> torch.Tensor:
+    """(N, n_classes) logits for right-padded ids (N, T)."""
+    out = []
+    for start in range(0, len(ids), batch):
+        chunk, mask = trim_padding(ids[start:start + batch].long(), pad_id)
+        out.append(check_logits(model.infer(chunk, mask), (len(chunk), n_classes), "model(ids, padding_mask)"))
+    return torch.cat(out)
+
+
+def token_logits(model: Remote, ids: torch.Tensor, vocab_size: int, *, padding_mask: torch.Tensor | None = None,
+                 batch: int = 32) -> torch.Tensor:
+    """(N, T, V) logits; with a padding mask the model is called as model(ids, padding_mask)."""
+    out = []
+    for start in range(0, len(ids), batch):
+        chunk = ids[start:start + batch].long()
+        args = (chunk,) if padding_mask is None else (chunk, padding_mask[start:start + batch])
+        what = "model(ids)" if padding_mask is None else "model(ids, padding_mask)"
+        out.append(check_logits(model.infer(*args), (*chunk.shape, vocab_size), what).to(torch.float32))
+    return torch.cat(out)
+
+
+def format_ci(low: float, high: float) -> str:
+    return f"[{low:.3f}, {high:.3f}]"
