@@ -80,7 +80,7 @@ def _click_exceptions() -> tuple[type[Exception], ...]:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, map known errors to messages and exit codes."""
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)  # typer.Exit(n) comes back as n here
     except typer.Exit as done:
         sys.exit(done.exit_code)
     except (typer.Abort, KeyboardInterrupt):
@@ -98,4 +98,4 @@ def main(argv: list[str] | None = None) -> None:
         out.error(message.message, message.hint)
         out.err_console.print("[dim](set CHALLENGE_DEBUG=1 for the traceback)[/dim]")
         sys.exit(message.exit_code)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)

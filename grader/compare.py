@@ -95,7 +95,7 @@ def check_tensor(got, expected: torch.Tensor, *, what: str, case: str, atol: flo
     ok = torch.isclose(g, e, atol=atol, rtol=rtol)
     if bool(ok.all()):
         return
-    diff = (g - e).abs().nan_to_num(nan=float("inf"))
+    diff = (g - e).abs().nan_to_num(nan=float("inf"), posinf=float("inf"))  # default posinf: 1.8e+308
     diff = diff.masked_fill(ok, 0.0)  # inf - inf is NaN: never point at a matching inf as the worst element
     worst = int(diff.flatten().argmax())
     lines.append(f"  max abs diff {float(diff.flatten()[worst]):.3g} at {_index(worst, g.shape)} "

@@ -40,10 +40,13 @@ def random_mask(rng: torch.Generator, *shape: int, keep: float = 0.6) -> torch.T
 
 
 def padding_mask(rng: torch.Generator, batch: int, t: int, *, allow_empty: bool = False) -> torch.Tensor:
-    """(B, T) True = padding; each row keeps a random prefix (all padding if allow_empty and drawn)."""
+    """(B, T) True = padding; each row keeps a random prefix. Row 0 is full, row 1 is partly padded
+    (so padding is always tested), and with allow_empty the last row is all padding."""
     lengths = [randint(rng, 0 if allow_empty else 1, t) for _ in range(batch)]
-    lengths[0] = t  # one full row
-    if allow_empty and batch > 1:
+    lengths[0] = t
+    if batch > 1 and t > 1:
+        lengths[1] = randint(rng, 1, t - 1)
+    if allow_empty and batch > 2:
         lengths[-1] = 0
     return torch.arange(t)[None, :] >= torch.tensor(lengths)[:, None]
 

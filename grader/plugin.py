@@ -9,7 +9,6 @@ is a bug in the hidden test and says so.
 
 from __future__ import annotations
 
-import hashlib
 import time
 import zlib
 
@@ -121,10 +120,3 @@ class ResultsPlugin:
     def pytest_collectreport(self, report) -> None:
         if report.failed:
             self.collection_errors.append(f"{report.nodeid}: {report.longreprtext[-800:]}")
-
-
-def hidden_tests_sha256(folder) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()

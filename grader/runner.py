@@ -19,12 +19,12 @@ import pytest
 
 import grader
 from grader.client import LearnerException, MissingSymbol, WorkerProblem
-from grader.plugin import ResultsPlugin, classify, hidden_tests_sha256
+from grader.fingerprint import HIDDEN_DIR, hidden_tests_sha256
+from grader.plugin import ResultsPlugin, classify
 from grader.results import RunResult, TestResult, overall_status
 from grader.sandbox import Limits
 from grader.session import LearnerSession, SessionConfig
 
-HIDDEN_DIR = Path(__file__).resolve().parent / "hidden"
 
 
 @dataclass(frozen=True)

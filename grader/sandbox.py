@@ -197,8 +197,13 @@ def namespace_prefix() -> tuple[str, ...]:
     if not tool or sys.platform != "linux":
         return ()
     base = ("--net", "--pid", "--fork", "--kill-child")
-    attempts = [(tool, *base)] if os.geteuid() == 0 else []
-    attempts.append((tool, "--user", "--map-root-user", *base))
+    attempts = []
+    # --mount-proc first: without it the worker sees the host's /proc, i.e. every process's command
+    # line (environments stay unreadable: Landlock forbids ptrace-class access outside the sandbox)
+    for extra in (("--mount-proc",), ()):
+        if os.geteuid() == 0:
+            attempts.append((tool, *base, *extra))
+        attempts.append((tool, "--user", "--map-root-user", *base, *extra))
     for prefix in attempts:
         try:
             probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=10)
@@ -300,6 +305,8 @@ def launch(*, config: dict, scratch: Path, limits: Limits, threads: int, fds: tu
     if prefix:
         mode.network = "none (network namespace)"
         mode.processes = "PID namespace: every spawned process dies with the worker"
+        if "--mount-proc" in prefix:
+            mode.processes += "; own /proc (other processes invisible)"
     limit_setter = _limit_setter(limits, _count_own_tasks())
 
     def before_exec() -> None:

@@ -140,8 +140,9 @@ class Worker:
         if factory not in REFERENCE_FACTORIES:
             raise ValueError(f"unknown reference module {factory}")
         module = getattr(self.torch.nn, factory)(**request.get("kwargs", {}))
+        module.to(request.get("dtype", self.torch.float32))  # before loading: float64 weights stay float64
         module.load_state_dict(request["state"], strict=True)
-        module.to(request.get("dtype", self.torch.float32)).eval()
+        module.eval()
         return self._store(module, harness=True)
 
     def op_to(self, request: dict) -> Any:

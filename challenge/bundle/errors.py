@@ -21,7 +21,7 @@ class Problem:
 
     def describe(self) -> str:
         where = f" {self.file}:" if self.file else ""
-        return f"[{self.check}]{where} {self.reason}"
+        return f"{self.check} check failed:{where} {self.reason}"
 
     def to_dict(self) -> dict:
         return {"check": self.check, "file": self.file, "reason": self.reason}

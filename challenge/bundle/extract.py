@@ -58,7 +58,7 @@ def check_name(name: str, limits: Limits) -> PurePosixPath:
 
 def _entry_kind(info: zipfile.ZipInfo) -> str:
     mode = info.external_attr >> 16
-    if info.create_system != 3 or mode == 0:  # not written on Unix: no file type recorded
+    if info.create_system != 3 or stat.S_IFMT(mode) == 0:  # no file type recorded (not Unix, or a bare mode)
         return "dir" if info.is_dir() else "file"
     if stat.S_ISLNK(mode):
         return "symlink"
@@ -70,9 +70,8 @@ def _entry_kind(info: zipfile.ZipInfo) -> str:
 
 
 def _check_entries(infos: list[zipfile.ZipInfo], limits: Limits) -> list[tuple[zipfile.ZipInfo, PurePosixPath]]:
-    files = [info for info in infos if not info.is_dir()]
-    if len(files) > limits.max_files:
-        raise _archive_problem("", f"too many files ({len(files)} > {limits.max_files})")
+    if len(infos) > limits.max_files:  # folders count too: the central directory itself can be the bomb
+        raise _archive_problem("", f"too many files ({len(infos)} entries > {limits.max_files})")
     seen: set[str] = set()
     total = 0
     checked = []
@@ -139,8 +138,8 @@ def extract_zip(archive: Path, dest: Path, *, limits: Limits = Limits()) -> list
             return names
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as error:
         raise _archive_problem(archive.name, f"not a readable zip file ({error})") from None
-    except (FileExistsError, NotADirectoryError, IsADirectoryError) as error:
-        raise _archive_problem(Path(error.filename or "").name, "conflicting entries (a file and a folder share a name)") from None
+    except (FileExistsError, NotADirectoryError, IsADirectoryError):
+        raise _archive_problem("", "conflicting entries: a file and a folder share a name") from None
 
 
 def copy_folder(source: Path, dest: Path, *, limits: Limits = Limits()) -> list[str]:

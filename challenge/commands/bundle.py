@@ -19,8 +19,9 @@ BundleArg = Annotated[Path, typer.Argument(help="A .challenge.zip file (or a fol
 
 
 def submit(
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Where to write the zip (a file or a folder). "
-                                                  "Default: ./HANDLE-DATE.challenge.zip")] = None,
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", help="Where to write the zip (a file or a folder). Default: ./HANDLE-DATE.challenge.zip")
+    ] = None,
     export_dir: Annotated[Optional[Path], typer.Option("--export-dir", help="Also (or, without --output, only) write "
                                                        "the same content as a folder to push as a GitHub repository; "
                                                        "its README is your report.")] = None,
@@ -64,7 +65,8 @@ def verify(
     allow_unisolated: Annotated[bool, typer.Option("--allow-unisolated", help="Run the learner's code even where this "
                                                    "machine cannot isolate it (no network namespace or Landlock). "
                                                    "Unsafe for code you do not trust.")] = False,
-    seed: Annotated[Optional[int], typer.Option(help="Fix the hidden tests' shapes and values (default: fresh).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Fix the hidden tests' shapes and values (default: fresh).")
+                    ] = None,
 ) -> None:
     """Check a bundle and re-grade every milestone in the sandbox with your own grader.
 
@@ -112,7 +114,8 @@ class ShowFormat(str, Enum):
 
 def show(
     bundle: BundleArg,
-    format: Annotated[ShowFormat, typer.Option("--format", "-f", help="terminal, md, html or json.")] = ShowFormat.terminal,
+    format: Annotated[ShowFormat, typer.Option("--format", "-f", help="terminal, md, html or json.")
+                      ] = ShowFormat.terminal,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead.")] = None,
 ) -> None:
     """Show a bundle's report without running any of its code.

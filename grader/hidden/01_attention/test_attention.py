@@ -34,6 +34,8 @@ def attention_mistakes(q, k, v, mask=None):
                 lambda: _weights(scores * math.sqrt(d), mask) @ v),
         Mistake("softmax over the queries axis (dim=-2) instead of the keys (dim=-1).",
                 lambda: _weights(scores / math.sqrt(d), mask, dim=-2) @ v),
+        Mistake("the scores are scaled after the softmax instead of before it.",
+                lambda: (_weights(scores, mask) / math.sqrt(d)) @ v),
     ]
     if mask is not None:
         mistakes += [
@@ -43,6 +45,8 @@ def attention_mistakes(q, k, v, mask=None):
             Mistake("masked scores filled with a finite number instead of -inf, so a query with every key masked "
                     "averages all values instead of returning zeros.",
                     lambda: _weights(scores / math.sqrt(d), mask, fill=-1e9) @ v),
+            Mistake("masked scores filled with a finite number (-1e4) instead of -inf: real scores below it "
+                    "lose to the masked ones.", lambda: _weights(scores / math.sqrt(d), mask, fill=-1e4) @ v),
         ]
     return mistakes
 
@@ -146,6 +150,17 @@ def test_large_scores_stay_finite(learner, rng):
     check_attention(got, q, k, v, mask, case="large scores (|q·k| in the thousands) with a causal mask", tol=F64)
 
 
+def test_very_negative_scores_under_a_mask(learner, rng):
+    """scores far below -1e4 with a causal mask: masked keys must still lose"""
+    b, t, d = distinct_sizes(rng, 3, 3, 8)
+    q = torch.full((b, t, d), 100.0, dtype=torch.float64)
+    k = torch.full((b, t, d), -100.0, dtype=torch.float64) + randn(rng, b, t, d, scale=0.01)
+    v = randn(rng, b, t, d)
+    mask = causal_mask(t)
+    got = learner.function("scaled_dot_product_attention")(q, k, v, mask)
+    check_attention(got, q, k, v, mask, case="every score about -1e4 * sqrt(d) with a causal mask", tol=F64)
+
+
 def test_inputs_are_not_modified(learner, rng):
     """q, k, v and the mask are left as they were"""
     b, t, d = distinct_sizes(rng, 3, 3, 8)
@@ -204,6 +219,28 @@ def test_self_attention_matches_one_head_mha(learner, rng, dtype, bias):
         expected = mha(x, x, x, need_weights=False)[0]
     check_tensor(module(x), expected, what="SelfAttention.forward", case=f"x {tuple(x.shape)}, bias={bias}, {dtype}",
                  **tol, mistakes=module_mistakes(mha, x, None))
+
+
+def test_biases_are_loaded(learner, rng):
+    """load_torch_weights copies the biases: weights differing only in biases give different outputs"""
+    b, t, d_model = distinct_sizes(rng, 3, 2, 9)
+    mha = mha_reference(rng, d_model, True, torch.float64)
+    other = mha_reference(rng, d_model, True, torch.float64)
+    with torch.no_grad():
+        other.in_proj_weight.copy_(mha.in_proj_weight)
+        other.out_proj.weight.copy_(mha.out_proj.weight)
+    kwargs = {"embed_dim": d_model, "num_heads": 1, "batch_first": True}
+    x = randn(rng, b, t, d_model)
+    outputs = []
+    for source in (mha, other):
+        learner.seed(0)  # the same initialisation for both: only what is loaded differs
+        module = learner.construct("SelfAttention", d_model).to(torch.float64)
+        module.method("load_torch_weights", learner.reference_module(source, "MultiheadAttention", kwargs, torch.float64))
+        outputs.append(module.eval()(x))
+    if all(isinstance(o, torch.Tensor) for o in outputs) and torch.equal(outputs[0], outputs[1]):
+        raise GradingFailure("Two nn.MultiheadAttention modules that differ only in their biases gave exactly the "
+                             "same output after load_torch_weights: the biases were not copied.",
+                             "Copy in_proj_bias (split in three, like the weight) and out_proj.bias too.")
 
 
 @pytest.mark.parametrize("mask_kind", ["causal", "per-item"])

@@ -66,7 +66,7 @@ def expected_output(mha, x, mask=None, key_padding_mask=None):
     return out
 
 
-def functional_mha(mha, x, allowed, *, mistake=None):
+def functional_mha(mha, x, allowed, *, mistake=None, query_padding=None):
     """A judge-side multi-head attention that can reproduce known mistakes."""
     x = x.double()
     b, t, d = x.shape
@@ -75,7 +75,8 @@ def functional_mha(mha, x, allowed, *, mistake=None):
     bias = mha.in_proj_bias.double() if mha.in_proj_bias is not None else torch.zeros(3 * d, dtype=torch.float64)
     if mistake == "no-bias":
         bias = torch.zeros_like(bias)
-    if mistake == "no-transpose-weights":
+    transpose_weights = mistake != "no-transpose-weights"
+    if not transpose_weights:
         q, k, v = (x @ w_i + b_i for w_i, b_i in zip(w.chunk(3), bias.chunk(3)))
     else:
         q, k, v = (x @ w_i.T + b_i for w_i, b_i in zip(w.chunk(3), bias.chunk(3)))
@@ -85,17 +86,19 @@ def functional_mha(mha, x, allowed, *, mistake=None):
         q, k, v = (z.reshape(b, h, t, d // h) for z in (q, k, v))
     else:
         q, k, v = (z.view(b, t, h, d // h).transpose(1, 2) for z in (q, k, v))
-    scale = math.sqrt(d if mistake == "scale-d-model" else d // h)
+    scale = {"scale-d-model": math.sqrt(d), "no-scale": 1.0}.get(mistake, math.sqrt(d // h))
     if mistake == "padding-on-queries":
-        allowed = allowed.transpose(-2, -1)
-    scores = (q @ k.transpose(-2, -1) / scale).masked_fill(~allowed, float("-inf"))
-    weights = torch.softmax(scores, -1).nan_to_num(0.0)
+        allowed = query_padding
+    fill = -1e9 if mistake == "finite-fill" else float("-inf")
+    scores = (q @ k.transpose(-2, -1) / scale).masked_fill(~allowed, fill)
+    weights = torch.softmax(scores, -2 if mistake == "softmax-over-queries" else -1).nan_to_num(0.0)
     y = weights @ v
     y = y.reshape(b, t, d) if mistake == "merge-without-transpose" else y.transpose(1, 2).reshape(b, t, d)
     if mistake == "no-out-proj":
         return y
     ob = mha.out_proj.bias.double() if mha.out_proj.bias is not None and mistake != "no-bias" else 0
-    return y @ mha.out_proj.weight.double().T + ob
+    out_weight = mha.out_proj.weight.double()
+    return y @ (out_weight.T if transpose_weights else out_weight) + ob
 
 
 MISTAKES = {
@@ -108,13 +111,21 @@ MISTAKES = {
     "qk-swapped": "q and k taken from the wrong chunks of in_proj_weight (order is [W_q; W_k; W_v]).",
     "no-transpose-weights": "weights applied without transposing: F.linear computes x @ W.T + b.",
     "padding-on-queries": "key_padding_mask applied to the queries instead of the keys.",
+    "no-scale": "no 1/sqrt(d_head) scaling of the scores. Did you scale by 1/sqrt(d_head)?",
+    "softmax-over-queries": "softmax over the queries axis (dim=-2) instead of the keys (dim=-1).",
+    "finite-fill": "masked scores filled with a finite number instead of -inf, so a query with nothing to attend to "
+                   "averages all values instead of getting zeros.",
 }
 
 
 def mistakes_for(mha, x, mask=None, key_padding_mask=None):
     b, t, _ = x.shape
     allowed = allowed_from(b, t, mask, key_padding_mask)
-    found = [Mistake(hint, lambda name=name: functional_mha(mha, x, allowed, mistake=name)) for name, hint in MISTAKES.items()]
+    query_padding = allowed_from(b, t, mask, None)
+    if key_padding_mask is not None:
+        query_padding = query_padding & ~key_padding_mask[:, None, :, None]
+    found = [Mistake(hint, lambda name=name: functional_mha(mha, x, allowed, mistake=name, query_padding=query_padding))
+             for name, hint in MISTAKES.items() if name != "padding-on-queries" or key_padding_mask is not None]
     if mask is not None or key_padding_mask is not None:
         found.append(Mistake("the masks are ignored.",
                              lambda: functional_mha(mha, x, torch.ones_like(allowed))))
@@ -209,10 +220,29 @@ def test_causal_and_padding_together(learner, rng):
 def test_all_padding_item_gives_no_nan(learner, rng):
     """a batch item whose keys are all padding: no NaN, attention gives zeros"""
     b, t, d_model, heads = sizes(rng)
+    b = max(b, 3)
     mha = reference_mha(rng, d_model, heads)
     pad = padding_mask(rng, b, t, allow_empty=True)
     check(load(learner, mha, d_model, heads), mha, randn(rng, b, t, d_model), key_padding_mask=pad,
           case=f"key padding {pad.int().tolist()} where the last item is all padding")
+
+
+def test_biases_are_loaded(learner, rng):
+    """load_torch_weights copies the biases: weights differing only in biases give different outputs"""
+    b, t, d_model, heads = sizes(rng)
+    mha, other = reference_mha(rng, d_model, heads), reference_mha(rng, d_model, heads)
+    with torch.no_grad():
+        other.in_proj_weight.copy_(mha.in_proj_weight)
+        other.out_proj.weight.copy_(mha.out_proj.weight)
+    x = randn(rng, b, t, d_model)
+    outputs = []
+    for source in (mha, other):
+        learner.seed(0)  # the same initialisation for both: only what is loaded differs
+        outputs.append(load(learner, source, d_model, heads)(x))
+    if all(isinstance(o, torch.Tensor) for o in outputs) and torch.equal(outputs[0], outputs[1]):
+        raise GradingFailure("Two nn.MultiheadAttention modules that differ only in their biases gave exactly the "
+                             "same output after load_torch_weights: the biases were not copied.",
+                             "Copy in_proj_bias (in the same layout as in_proj_weight) and out_proj.bias too.")
 
 
 def test_dropout_is_off_in_eval_mode(learner, rng):

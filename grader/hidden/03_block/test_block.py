@@ -49,8 +49,8 @@ def functional_block(layer, x, allowed, *, norm_first, mistake=None):
 
     def norm(z, ln):
         eps = ln.eps
-        w = ln.weight.double() if ln.weight is not None else 1.0
-        b = ln.bias.double() if ln.bias is not None else 0.0
+        w = ln.weight.double() if ln.weight is not None and mistake != "ln-not-loaded" else 1.0
+        b = ln.bias.double() if ln.bias is not None and mistake != "ln-not-loaded" else 0.0
         mean = z.mean(-1, keepdim=True)
         var = z.var(-1, keepdim=True, unbiased=(mistake == "unbiased-variance"))
         if mistake == "eps-outside-sqrt":
@@ -82,6 +82,11 @@ def functional_block(layer, x, allowed, *, norm_first, mistake=None):
         return lin(act(lin(z, layer.linear1)), layer.linear2)
 
     first = (not norm_first) if mistake == "ln-order-swapped" else norm_first
+    if first and mistake == "residual-from-normed":
+        x = norm(x, layer.norm1)
+        x = x + attention(x)
+        x = norm(x, layer.norm2)
+        return x + ff(x)
     if first:
         x = x + attention(norm(x, layer.norm1))
         return x + ff(norm(x, layer.norm2))
@@ -99,6 +104,9 @@ MISTAKES = {
     "tanh-gelu": "the tanh approximation of GELU; nn.TransformerEncoderLayer uses the exact (erf) GELU.",
     "always-relu": "the activation argument is ignored (ReLU always).",
     "no-residual": "the residual connections are missing.",
+    "ln-not-loaded": "the LayerNorm weights (norm1, norm2: weight and bias) were not loaded.",
+    "residual-from-normed": "pre-LN residual taken from the normalised x: it is x + attn(norm1(x)), "
+                            "the residual adds the un-normalised x.",
 }
 
 
@@ -199,10 +207,11 @@ def test_dropout_off_in_eval_and_on_in_train(learner, rng):
     check_tensor(module(x), run_reference(layer, x), what="TransformerBlock.forward in eval mode",
                  case="dropout=0.3 after .eval()", **F64,
                  hint="Dropout still active in eval mode? Use nn.Dropout, or F.dropout(x, p, training=self.training).")
+    evaluated = module(x)
     module.train()
     learner.seed(0)
     trained = module(x)
-    if isinstance(trained, torch.Tensor) and torch.allclose(trained, run_reference(layer, x), atol=1e-9):
+    if isinstance(trained, torch.Tensor) and isinstance(evaluated, torch.Tensor) and torch.equal(trained, evaluated):
         raise GradingFailure("TransformerBlock.forward in train mode with dropout=0.3 gave exactly the eval output.",
                              "The dropout argument is not used: apply nn.Dropout(p) after attention and in the feed-forward.")
 

@@ -16,8 +16,7 @@ def scaled_dot_product_attention(
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))
     weights = torch.softmax(scores, dim=-1)
-    if mask is not None:
-        # a query with every key masked is a row of -inf: softmax gives NaN, we give zeros
+    # BUG: fully masked rows are left as softmax made them (NaN)
     return weights @ v  # (..., T_q, d_v)
 
 

@@ -13,7 +13,6 @@ def scaled_dot_product_attention(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None
 ) -> torch.Tensor:
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (..., T_q, T_k)
-    if mask is not None:
     weights = torch.softmax(scores, dim=-1)
     if mask is not None:
         # a query with every key masked is a row of -inf: softmax gives NaN, we give zeros

@@ -17,7 +17,7 @@ def scaled_dot_product_attention(
         scores = scores.masked_fill(~mask, -1e9)  # BUG: finite fill
     weights = torch.softmax(scores, dim=-1)
     if mask is not None:
-        # a query with every key masked is a row of -inf: softmax gives NaN, we give zeros
+        pass  # BUG: fully masked rows not zeroed (they average all values)
     return weights @ v  # (..., T_q, d_v)
 
 

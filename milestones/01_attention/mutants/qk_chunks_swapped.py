@@ -38,10 +38,10 @@ class SelfAttention(nn.Module):
 
     @torch.no_grad()
     def load_torch_weights(self, mha: nn.MultiheadAttention) -> None:
-        for layer, weight in zip((self.k, self.q, self.v), mha.in_proj_weight.chunk(3))  # BUG:
+        for layer, weight in zip((self.k, self.q, self.v), mha.in_proj_weight.chunk(3)):  # BUG
             layer.weight.copy_(weight)
         self.out.weight.copy_(mha.out_proj.weight)
         if mha.in_proj_bias is not None:
-            for layer, bias in zip((self.k, self.q, self.v), mha.in_proj_bias.chunk(3))  # BUG:
+            for layer, bias in zip((self.k, self.q, self.v), mha.in_proj_bias.chunk(3)):  # BUG
                 layer.bias.copy_(bias)
             self.out.bias.copy_(mha.out_proj.bias)

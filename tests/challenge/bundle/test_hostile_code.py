@@ -1,0 +1,129 @@
+"""Learner code that attacks the verifier. Each attack runs (its "ATTEMPT"
+lines reach the captured test output) and is neutralised by a named sandbox
+layer: the sneaky ones still verify as correct code, with nothing of the
+verifier's reached; the one that needs the judge's comparisons fails."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from challenge.bundle.verify import verify_bundle
+from tests.challenge.bundle.conftest import requires_isolation
+from tests.challenge.bundle.helpers import hostile_source, rewrite, snapshot
+
+pytestmark = requires_isolation
+CODE = "workspace/01_attention/attention.py"
+
+
+def _verify_hostile(graded_bundle, registry, verifier, name: str, **values: str):
+    bundle = rewrite(graded_bundle, verifier.root / f"{name}.zip", {CODE: hostile_source(name, **values).encode()})
+    before = snapshot(verifier.root)
+    result = verify_bundle(source=bundle, registry=registry)
+    assert result.problems == []
+    [attention] = result.milestones
+    output = "\n".join(attention.outputs)
+    assert snapshot(verifier.root) == before, "the verifier's files changed"
+    assert not any(verifier.tmp.iterdir()), "temp folders left behind"
+    return result, attention, output
+
+
+def test_network_is_cut_off(registry, verifier, graded_bundle):
+    received: list[bytes] = []
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        server.settimeout(0.2)
+        stop = threading.Event()
+
+        def accept():
+            while not stop.is_set():
+                try:
+                    connection, _ = server.accept()
+                except OSError:
+                    continue
+                received.append(connection.recv(100))
+                connection.close()
+
+        thread = threading.Thread(target=accept, daemon=True)
+        thread.start()
+        result, attention, output = _verify_hostile(graded_bundle, registry, verifier, "network",
+                                                    PORT=str(server.getsockname()[1]))
+        stop.set()
+        thread.join()
+    assert "ATTEMPT network loopback: blocked" in output and "CONNECTED" not in output
+    assert received == []
+    assert attention.sandbox["network"].startswith("none")  # the named reason: no network namespace access
+    assert (attention.verified, result.exit_code) == ("pass", 0)
+
+
+def test_environment_secrets_are_not_readable(registry, verifier, graded_bundle, monkeypatch):
+    secret = f"SECRET-{uuid.uuid4()}"
+    monkeypatch.setenv("CHALLENGE_VERIFIER_SECRET", secret)
+    monkeypatch.setenv("GITHUB_TOKEN", secret)
+    result, attention, output = _verify_hostile(graded_bundle, registry, verifier, "env_secret")
+    assert "ATTEMPT env: 0 secrets found" in output
+    assert secret not in output
+    assert attention.sandbox["environment"] == "scrubbed"
+    assert (attention.verified, result.exit_code) == ("pass", 0)
+
+
+def test_the_verifiers_home_is_not_readable(registry, verifier, graded_bundle):
+    key = verifier.home / ".ssh" / "id_ed25519"
+    result, attention, output = _verify_hostile(graded_bundle, registry, verifier, "read_home",
+                                                KEY_FILE=str(key), HOME=str(verifier.home))
+    assert f"ATTEMPT home {key}: blocked" in output and f"ATTEMPT home {verifier.home}: blocked" in output
+    assert "PRIVATE-KEY" not in output and "LISTED" not in output
+    assert attention.sandbox["filesystem"].startswith("landlock")
+    assert (attention.verified, result.exit_code) == ("pass", 0)
+
+
+def test_writes_outside_the_scratch_folder_are_refused(registry, verifier, graded_bundle):
+    tmp_target = Path("/tmp") / f"challenge-pwned-{uuid.uuid4()}"
+    result, attention, output = _verify_hostile(graded_bundle, registry, verifier, "write_outside",
+                                                HOME=str(verifier.home), CWD=str(verifier.cwd), TMP=str(verifier.tmp),
+                                                TMP_TARGET=str(tmp_target))
+    assert "ATTEMPT write" in output and "WRITTEN" not in output
+    assert not tmp_target.exists()
+    assert not list(verifier.root.rglob("pwned.txt"))
+    assert attention.sandbox["filesystem"].startswith("landlock")
+    assert (attention.verified, result.exit_code) == ("pass", 0)
+
+
+def test_monkeypatched_torch_comparisons_do_not_reach_the_judge(registry, verifier, graded_bundle):
+    result, attention, _ = _verify_hostile(graded_bundle, registry, verifier, "monkeypatch_torch")
+    # the named reason: the judge compares in its own process; zeros are zeros there
+    assert (attention.claimed, attention.verified, result.exit_code) == ("pass", "fail", 1)
+    assert any("failed here" in note for note in attention.notes)
+
+
+def _processes_running(marker: str) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if marker in cmdline:
+                found.append(f"{entry.name}: {cmdline}")
+    return found
+
+
+def test_processes_do_not_outlive_the_run(registry, verifier, graded_bundle):
+    first, second = f"{4000 + os.getpid() % 1000}.{uuid.uuid4().int % 10**6}", f"{5000 + os.getpid() % 1000}.5"
+    result, attention, output = _verify_hostile(graded_bundle, registry, verifier, "orphan_processes",
+                                                SLEEP1=first, SLEEP2=second)
+    assert "ATTEMPT processes: spawned" in output
+    deadline = time.monotonic() + 5
+    while _processes_running(f"sleep {first}") + _processes_running(f"sleep {second}") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_running(f"sleep {first}") == [] and _processes_running(f"sleep {second}") == []
+    assert attention.sandbox["processes"].startswith("PID namespace")
+    assert (attention.verified, result.exit_code) == ("pass", 0)
