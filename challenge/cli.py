@@ -13,7 +13,7 @@ import sys
 import typer
 
 from challenge import __version__
-from challenge.commands import bundle, clock, dev, grading, help, reflect, report, training, workspace
+from challenge.commands import bundle, clock, demo, dev, grading, help, reflect, report, training, workspace
 from challenge.errors import render_error
 from challenge.output import out
 
@@ -42,6 +42,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
     pass
 
 
+app.command("demo")(demo.demo)
 app.command("init")(workspace.init)
 app.command("list")(workspace.list_milestones)
 app.command("status")(workspace.status)

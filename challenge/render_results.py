@@ -47,3 +47,17 @@ def render_run(out: Output, result, *, milestone_id: str) -> None:
     if not result.sandbox.get("isolated", False):
         out.text("[yellow]Note: this run was not fully isolated: "
                  f"network {result.sandbox.get('network')}, filesystem {result.sandbox.get('filesystem')}.[/yellow]")
+
+
+def render_summary(out: Output, result, *, label: str) -> None:
+    """One line for a run, plus the first failure's message and hint (for the demo)."""
+    status = {"pass": "[green]passed[/green]", "fail": "[red]failed[/red]"}.get(result.status, "[magenta]error[/magenta]")
+    out.text(f"    {label}: {status} {result.passed}/{len(result.tests)} tests")
+    failure = next((t for t in result.tests if t.status != "pass"), None)
+    if failure is not None:
+        out.text(f"      [dim]{escape(failure.name)}[/dim]")
+        out.text("      " + escape(failure.message).replace("\n", "\n      "))
+        if failure.hint:
+            out.text(f"      [bold]hint:[/bold] {escape(failure.hint)}")
+    for key, value in result.metrics.items():
+        out.text(f"      {escape(key)}: {escape(str(value))}")

@@ -8,7 +8,8 @@ import math
 import pytest
 import torch
 
-from grader.compare import F32, F64, GradingFailure, Mistake, check_tensor, check_unchanged, close_enough, describe_value
+from grader.compare import (F32, F64, GradingFailure, Mistake, check_tensor, check_unchanged, close_enough,
+                            describe_value)
 from grader.protocol import Handle, Unsupported
 
 
@@ -35,7 +36,8 @@ def test_equal_and_nearly_equal_tensors_pass(expected):
 
 
 @pytest.mark.parametrize("got, words", [
-    ([1.0, 2.0], "a list of 2 items"), ((torch.ones(1),), "a tuple of 1 item"), (None, "None"), (3.5, "a value of type float"),
+    ([1.0, 2.0], "a list of 2 items"), ((torch.ones(1),), "a tuple of 1 item"), (None, "None"),
+    (3.5, "a value of type float"),
     (Unsupported("AlwaysEqual"), "an object of type AlwaysEqual"),
     (Unsupported("Sneaky (a Tensor subclass)"), "an object of type Sneaky (a Tensor subclass)"),
     (Handle(3), "an nn.Module"),
@@ -109,7 +111,8 @@ def test_a_known_mistake_is_named(expected):
 
 
 def test_no_mistake_matches_then_the_test_hint_is_given(expected):
-    error = failure(expected + 1, expected, mistakes=[Mistake("doubled", lambda: expected * 2)], hint="look at the mask")
+    error = failure(expected + 1, expected, mistakes=[Mistake("doubled", lambda: expected * 2)],
+                    hint="look at the mask")
     assert "known mistake" not in error.message and error.hint == "look at the mask"
 
 

@@ -175,8 +175,23 @@ def normalise(result: RunResult, engine: Engine) -> dict:
             "tests": [{"name": t.name, "status": t.status, "message": key(t.message, engine)} for t in result.tests]}
 
 
+def _fork_bomb_copies_wanted(reference: dict) -> dict:
+    """Only the tests that set the bomb off (float32, no mask) fail; the copies must not answer later requests."""
+    wanted = json.loads(json.dumps(reference)) | {"status": "fail"}
+    for test in wanted["tests"]:
+        name = test["name"]
+        if name.endswith("float32]") and ("no mask" in name or name.startswith("SelfAttention equals")):
+            test.update(status="error", message="Your code raised RuntimeError: fork bomb stopped: [Errno N] "
+                                                "Resource temporarily unavailable")
+    return wanted
+
+
+# For a known bug the golden file states the wanted result, derived from the reference's run.
+WANTED = {"fork_bomb_copies": _fork_bomb_copies_wanted}
+
+
 def golden_params() -> list:
-    """Every fixture; those with a known engine bug are strict xfails (their golden file is hand-written)."""
+    """Every fixture; those with a known engine bug are strict xfails (their golden file states the wanted result)."""
     return [pytest.param(case, id=case, marks=[pytest.mark.xfail(reason=KNOWN_BUGS[case], strict=True)]
                          if case in KNOWN_BUGS and not UPDATE else []) for case in CASES]
 
@@ -186,7 +201,9 @@ def golden_params() -> list:
 def test_results_match_the_golden_file(engine, case):
     path = FIXTURES / case / "expected.json"
     if UPDATE and case in KNOWN_BUGS:
-        pytest.skip("the golden file of a known bug states the wanted behaviour: edit it by hand")
+        wanted = WANTED[case](normalise(engine.run("reference_passes")[0], engine))
+        path.write_text(json.dumps(wanted, indent=2, ensure_ascii=False) + "\n")
+        pytest.skip("wrote the wanted result of a known bug")
     result, wall = engine.run(case)
     got = normalise(result, engine)
     if UPDATE:

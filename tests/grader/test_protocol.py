@@ -143,7 +143,7 @@ def test_malformed_headers_are_protocol_errors(header):
         read_message(raw(header))
 
 
-@pytest.mark.parametrize("blob", [b"garbage", b"\x08\x00\x00\x00\x00\x00\x00\x00{\"a\":1}", pickle.dumps(torch.ones(2))])
+@pytest.mark.parametrize("blob", [b"garbage", struct.pack("<Q", 7) + b'{"a":1}', pickle.dumps(torch.ones(2))])
 def test_malformed_blobs_are_protocol_errors(blob):
     with pytest.raises(ProtocolError, match="blob"):
         read_message(raw(json.dumps({"t": {"__tensor__": "t0"}}).encode(), blob))

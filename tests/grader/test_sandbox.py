@@ -76,7 +76,8 @@ def _sleeping(argument: str) -> list[int]:
     pids = []
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and (entry / "cmdline").read_bytes().split(b"\0")[:2] == [b"sleep", argument.encode()]:
+            argv = (entry / "cmdline").read_bytes().split(b"\0") if entry.name.isdigit() else []
+            if argv[:2] == [b"sleep", argument.encode()]:
                 pids.append(int(entry.name))
         except OSError:
             continue
@@ -184,7 +185,8 @@ def test_resource_limits_apply_in_the_worker(learner_file):
     finally:
         worker.close()
     mb = 1024 * 1024
-    assert got == {"RLIMIT_AS": 3000 * mb, "RLIMIT_FSIZE": 5 * mb, "RLIMIT_NOFILE": 99, "RLIMIT_CPU": 77, "RLIMIT_CORE": 0}
+    assert got == {"RLIMIT_AS": 3000 * mb, "RLIMIT_FSIZE": 5 * mb, "RLIMIT_NOFILE": 99, "RLIMIT_CPU": 77,
+                   "RLIMIT_CORE": 0}
 
 
 @pytest.mark.skipif(not FULL_SANDBOX, reason="needs the PID namespace")

@@ -1,0 +1,179 @@
+"""`challenge demo`: a simulated learner does the whole challenge in a temporary
+workspace, with the reference solutions (after a realistic wrong first try),
+and the result is graded, reported, bundled and verified.
+
+Time is simulated: the workspace gets an injected clock that moves through a
+plausible few days of work, so the report has something to say. Everything
+else is real: the sandbox, the hidden tests, training on the harness's data,
+the bundle and its verification.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from challenge.bookkeeping import pause_clock, resume_clock, start_milestone, take_hint
+from challenge.grading import record_confidence, run_tests
+from challenge.reflection import parse_answers, reflection_questions, record_reflection
+from challenge.workspace import Workspace, init_workspace
+from milestones import Milestone, Registry
+
+HOUR = 3600.0
+
+
+@dataclass(frozen=True)
+class Scene:
+    """What the simulated learner does on one milestone."""
+
+    milestone: str
+    predict_hours: float
+    predict_pass: float
+    hours: float  # active hours spent, simulated
+    first_try: str | None  # a mutant from the catalogue, submitted before the reference
+    feel: int  # the 1-5 rating given to every reflection question
+
+
+SCRIPT = (
+    Scene("attention", 2.0, 0.6, 2.5, "no_scaling", 4),
+    Scene("multihead", 3.0, 0.5, 3.5, "heads_without_transpose", 4),
+    Scene("block", 2.0, 0.7, 2.0, "ln_eps_outside_sqrt", 4),
+    Scene("classifier", 4.0, 0.5, 5.5, None, 3),
+    Scene("bert", 6.0, 0.4, 8.0, None, 3),
+    Scene("gpt", 6.0, 0.5, 7.0, None, 4),
+)
+
+
+class SimulatedClock:
+    def __init__(self, start: float):
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class DemoResult:
+    folder: Path
+    workspace: Workspace
+    passed: list[str]
+    skipped: list[str]
+    bundle: Path | None = None
+    verification: object | None = None
+    report_files: list[Path] | None = None
+
+
+Say = Callable[[str], None]
+
+
+def run_demo(*, folder: Path, registry: Registry, fast: bool, say: Say, show_result: Callable[[object, str], None]) -> DemoResult:
+    total_hours = sum(s.hours for s in SCRIPT) + 24 * len(SCRIPT)
+    clock = SimulatedClock(time.time() - total_hours * HOUR)
+    workspace = init_workspace(handle="demo-learner", path=folder / "workspace", clock=clock)
+    say(f"A simulated learner, 'demo-learner', starts in {workspace.root} (time is simulated; grading is real).")
+    result = DemoResult(folder=folder, workspace=workspace, passed=[], skipped=[])
+    for scene in SCRIPT:
+        milestone = registry.get(scene.milestone)
+        if milestone.training is not None and fast:
+            result.skipped.append(milestone.id)
+            continue
+        if _play(scene, milestone, workspace, registry, clock, say, show_result):
+            result.passed.append(milestone.id)
+        elif milestone.training is not None and milestone.id not in result.passed:
+            result.skipped.append(milestone.id)
+        clock.advance(16 * HOUR)  # a night's sleep between milestones
+    if fast:
+        say("--fast: the training milestones (classifier, bert, gpt) are skipped.")
+    return result
+
+
+def _work(workspace: Workspace, clock: SimulatedClock, hours: float) -> None:
+    """Simulated editing: saves every 20 minutes, recorded as activity."""
+    end = clock.now + hours * HOUR
+    while clock.now < end:
+        step = min(20 * 60, end - clock.now)
+        clock.advance(step)
+        workspace.log.append("activity", data={"edits": [clock.now - 1], "simulated": True})
+
+
+def _play(scene: Scene, milestone: Milestone, workspace: Workspace, registry: Registry, clock: SimulatedClock,
+          say: Say, show_result) -> bool:
+    say(f"[{milestone.number:02d}] {milestone.title}: predicts {scene.predict_hours:g} h and a "
+        f"{scene.predict_pass:.0%} chance of passing first time.")
+    started = start_milestone(workspace=workspace, registry=registry, milestone=milestone,
+                              predict_hours=scene.predict_hours, predict_pass=scene.predict_pass)
+    source = registry.folder(milestone)
+    if scene.first_try:
+        _work(workspace, clock, scene.hours * 0.6)
+        shutil.copyfile(source / "mutants" / f"{scene.first_try}.py", started.learner_file)
+        outcome = run_tests(workspace=workspace, registry=registry, milestone=milestone)
+        show_result(outcome.result, "first try (with a classic mistake)")
+        hint = take_hint(workspace=workspace, milestone=milestone)
+        if hint.text:
+            say(f"    takes hint {hint.index + 1}: {hint.text}")
+        pause_clock(workspace=workspace)
+        clock.advance(HOUR)  # lunch
+        resume_clock(workspace=workspace)
+        _work(workspace, clock, scene.hours * 0.4)
+    else:
+        _work(workspace, clock, scene.hours)
+    shutil.copyfile(source / "reference.py", started.learner_file)
+    if milestone.training is not None and not _train(milestone, workspace, registry, clock, say):
+        return False
+    record_confidence(workspace=workspace, milestone=milestone, confidence=0.8)
+    outcome = run_tests(workspace=workspace, registry=registry, milestone=milestone)
+    show_result(outcome.result, "after fixing it" if scene.first_try else "graded")
+    questions = reflection_questions(registry, milestone)
+    record_reflection(workspace=workspace, milestone=milestone,
+                      answers=parse_answers({qid: scene.feel for qid, _ in questions}, questions))
+    pause_clock(workspace=workspace)
+    return outcome.result.status == "pass"
+
+
+def _train(milestone: Milestone, workspace: Workspace, registry: Registry, clock: SimulatedClock, say: Say) -> bool:
+    from challenge.training import train_milestone
+
+    budget = milestone.training.check_budget_s
+    say(f"    trains the reference for {budget:g} s on the harness's data (real training, in the sandbox) ...")
+    try:
+        trained = train_milestone(workspace=workspace, registry=registry, milestone=milestone, budget_s=budget,
+                                  device="cpu", seed=0)
+    except Exception as error:  # noqa: BLE001 - most likely no data: the demo goes on without it
+        if type(error).__name__ == "DataUnavailable":
+            say(f"    skipped: {error}")
+            return False
+        raise
+    outcome = trained.outcome
+    if outcome.status != "trained":
+        say(f"    training failed: {outcome.message}")
+        return False
+    say(f"    trained for {outcome.elapsed_s:.0f} s, final loss {outcome.history[-1]['loss']:.3f}"
+        if outcome.history else f"    trained for {outcome.elapsed_s:.0f} s")
+    clock.advance(outcome.elapsed_s)
+    return True
+
+
+def finish_demo(result: DemoResult, *, registry: Registry, say: Say) -> None:
+    """Report, bundle and verify, as the learner and then an employer would."""
+    from challenge.bundle.pack import submit
+    from challenge.bundle.verify import VerifyOptions, isolation_problem, verify_bundle
+    from challenge.report import build_report, write_report
+
+    report = build_report(workspace_root=result.workspace.root, registry=registry, now=result.workspace.clock())
+    result.report_files = (write_report(report, fmt="md", output=result.folder / "report.md")
+                           + write_report(report, fmt="html", output=result.folder / "report.html"))
+    submitted = submit(workspace=result.workspace, registry=registry, output=result.folder)
+    result.bundle = submitted.zip_path
+    say(f"The learner submits one bundle: {result.bundle}")
+    reason = isolation_problem()
+    if reason:
+        say(f"This machine cannot isolate foreign code ({reason}); the demo verifies its own reference code anyway.")
+    say("An employer verifies it: integrity checks, then re-grading in the sandbox with their own grader ...")
+    result.verification = verify_bundle(source=result.bundle, registry=registry,
+                                        options=VerifyOptions(allow_unisolated=reason is not None))
