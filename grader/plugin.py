@@ -48,11 +48,19 @@ def classify(error: BaseException, forbidden_hint: str) -> tuple[str, str, str]:
             hint = "Check the signature against README.md: argument names and order."
         elif error.type_name == "RuntimeError" and ("size" in error.message or "shape" in error.message):
             hint = "A shape mismatch: print the shape of every intermediate tensor."
+        elif error.type_name == "MemoryError" or "can't allocate memory" in error.message:
+            hint = "The sandbox limits memory (milestone.yaml: grading.memory_mb); something allocates far too much."
+        elif error.type_name in ("PermissionError", "OSError") and "ermission" in error.message:
+            hint = ("The sandbox allows no network and no files outside its scratch folder: "
+                    "your code must not need either.")
+        elif error.type_name == "SystemExit":
+            hint = "Don't exit the process from library code: raise an exception instead."
         return "error", message, hint
     if isinstance(error, WorkerTimeout):
         return "error", f"Time limit: {error}", "Look for a loop that never ends, or work that grows much faster than the input."
     if isinstance(error, WorkerCrashed):
-        return "error", str(error).capitalize(), "Memory blow-ups, os._exit and native crashes end the worker; the next test gets a fresh one."
+        text = str(error)
+        return "error", text[:1].upper() + text[1:], "Memory blow-ups, os._exit and native crashes end the worker; the next test gets a fresh one."
     if isinstance(error, WorkerProblem):
         return "error", str(error), ""
     return "error", f"Harness error in this hidden test ({type(error).__name__}: {error}).", \
