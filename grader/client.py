@@ -292,12 +292,22 @@ class Worker:
     def value(self, op: str, **payload: Any) -> Any:
         response = self.request(op, **payload)
         self.last_builtins = response.get("builtins", [])
-        if response.get("ok"):
-            return response.get("value")
-        error = response.get("error", {})
-        if error.get("kind") == "missing":
-            raise MissingSymbol(error["message"])
-        raise LearnerException(error.get("message", "unknown error"), error.get("traceback", ""), error.get("type", ""))
+        return value_of(response)
+
+
+def problem_of(response: dict) -> WorkerProblem:
+    """The exception a failed response stands for."""
+    error = response.get("error", {})
+    if error.get("kind") == "missing":
+        return MissingSymbol(error.get("message", "?"))
+    return LearnerException(error.get("message", "unknown error"), error.get("traceback", ""), error.get("type", ""))
+
+
+def value_of(response: dict) -> Any:
+    """The value of a successful response; raises what a failed one stands for."""
+    if response.get("ok"):
+        return response.get("value")
+    raise problem_of(response)
 
 
 def handle_of(value: Any) -> Handle:

@@ -103,3 +103,44 @@ def token_logits(model: Remote, ids: torch.Tensor, vocab_size: int, *, padding_m
 
 def format_ci(low: float, high: float) -> str:
     return f"[{low:.3f}, {high:.3f}]"
+
+
+# -- language models: losses against the unigram baseline and random init ------
+
+UNIGRAM_MARGIN, RANDOM_MARGIN = 0.5, 1.0
+
+
+def record_loss_metrics(learner: LearnerSession, scores: dict, *, loss_name: str, count_name: str, count: int) -> None:
+    """Put the learner's loss beside both baselines (per-item means in ``scores``) into the results."""
+    from grader.stats import bootstrap_paired_diff_ci
+
+    trained, unigram, random = (float(scores[k].mean()) for k in ("trained", "unigram", "random"))
+    low, high = bootstrap_paired_diff_ci(scores["unigram"], scores["trained"])
+    learner.metrics.update({
+        count_name: count,
+        loss_name: round(trained, 4),
+        "unigram baseline": round(unigram, 4),
+        "random-init loss": round(random, 4),
+        "unigram - yours, 95% bootstrap CI": format_ci(low, high),
+        "pass rule": f"at least {UNIGRAM_MARGIN} nats below unigram (CI above 0) and {RANDOM_MARGIN} below random init",
+    })
+
+
+def check_unigram_margin(scores: dict, *, what: str, hint: str) -> None:
+    from grader.stats import bootstrap_paired_diff_ci
+
+    trained, unigram = float(scores["trained"].mean()), float(scores["unigram"].mean())
+    low, high = bootstrap_paired_diff_ci(scores["unigram"], scores["trained"])
+    if unigram - trained < UNIGRAM_MARGIN or low <= 0:
+        raise GradingFailure(
+            f"{what} {trained:.3f} nats vs unigram {unigram:.3f}: a margin of {unigram - trained:.3f} "
+            f"(95% CI {format_ci(low, high)}); needs at least {UNIGRAM_MARGIN}.", hint)
+
+
+def check_random_margin(scores: dict, *, what: str) -> None:
+    trained, random = float(scores["trained"].mean()), float(scores["random"].mean())
+    if random - trained < RANDOM_MARGIN:
+        raise GradingFailure(
+            f"{what} {trained:.3f} vs {random:.3f} for the same architecture at random init "
+            f"(margin {random - trained:.3f}, needs {RANDOM_MARGIN}).",
+            "Training barely changed the model: is the optimizer stepping this model's parameters?")

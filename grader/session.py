@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from grader.client import ForbiddenBuiltin, LearnerException, MissingSymbol, Worker, WorkerProblem, WorkerTimeout, handle_of
+from grader.client import ForbiddenBuiltin, Worker, WorkerProblem, WorkerTimeout, handle_of, value_of
 from grader.protocol import Handle
 from grader.sandbox import Limits
 
@@ -139,12 +139,7 @@ class LearnerSession:
         if forbidden:
             self.forbidden_used.update(forbidden)
             raise ForbiddenBuiltin(forbidden)
-        if response.get("ok"):
-            return response.get("value")
-        error = response.get("error", {})
-        if error.get("kind") == "missing":
-            raise MissingSymbol(error["message"])
-        raise LearnerException(error.get("message", "unknown error"), error.get("traceback", ""), error.get("type", ""))
+        return value_of(response)
 
     def call(self, target: str | Handle, method: str | None, args, kwargs, *, what: str, return_args: bool = False,
              no_grad: bool = False):

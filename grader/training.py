@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from grader.client import LearnerException, MissingSymbol, Worker, WorkerProblem
+from grader.client import Worker, WorkerProblem, problem_of
 from grader.plugin import classify
 from grader.sandbox import Limits
 
@@ -76,10 +76,7 @@ def run_training(request: TrainRequest, *, on_progress: Callable[[dict], None] |
         outcome.builtins_used = sorted(used)
         outcome.forbidden_used = sorted(set(used) & set(request.forbidden_builtins))
         if not response.get("ok"):
-            error = response.get("error", {})
-            problem = MissingSymbol(error["message"]) if error.get("kind") == "missing" else LearnerException(
-                error.get("message", "unknown error"), error.get("traceback", ""), error.get("type", ""))
-            _, outcome.message, outcome.hint = classify(problem, "")
+            _, outcome.message, outcome.hint = classify(problem_of(response), "")
             return outcome
         value = response["value"]
         outcome.status = "trained"

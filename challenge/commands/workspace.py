@@ -15,7 +15,7 @@ from challenge.durations import format_duration, format_hours
 from challenge.output import out
 from challenge.progress import MilestoneProgress, derive_progress
 from challenge.timekeeping import account
-from challenge.workspace import find_workspace, init_workspace
+from challenge.workspace import init_workspace
 from milestones import load_registry
 
 STATUS_STYLE = {"passed": "green", "in progress": "yellow", "not started": "dim"}

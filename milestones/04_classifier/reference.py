@@ -119,10 +119,21 @@ def build_model(spec: dict) -> nn.Module:
 @dataclass
 class TrainConfig:
     batch_size: int = 64
-    lr: float = 1e-3
+    lr: float = 3e-3  # 1e-3 needs twice the steps to reach the same accuracy
+    min_lr_ratio: float = 0.1
+    warmup_steps: int = 50
     weight_decay: float = 0.01
-    eval_every: int = 100  # steps; an epoch of rt-polarity is 133 steps
-    patience: int = 4  # evaluations without a better validation accuracy before we stop
+    label_smoothing: float = 0.0
+    eval_every: int = 50  # steps; an epoch of rt-polarity is 133 steps
+    patience: int = 8  # evaluations without a better validation accuracy before we stop
+
+
+def learning_rate(cfg: TrainConfig, step: int, progress: float) -> float:
+    """Linear warm-up, then cosine decay over the time budget (progress in [0, 1]):
+    the schedule adapts to any --budget-s without knowing the step count in advance."""
+    warmup = min(1.0, (step + 1) / cfg.warmup_steps)
+    decay = cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    return cfg.lr * warmup * decay
 
 
 @torch.no_grad()
@@ -145,7 +156,9 @@ def train(model: nn.Module, task) -> None:
     for step, (ids, padding_mask, labels) in enumerate(task.batches(cfg.batch_size)):
         if task.should_stop() or stale >= cfg.patience:
             break
-        loss = F.cross_entropy(model(ids, padding_mask), labels)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(cfg, step, 1 - task.time_left() / task.budget_s)
+        loss = F.cross_entropy(model(ids, padding_mask), labels, label_smoothing=cfg.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -1,6 +1,5 @@
 """The CLI through typer's runner and through a real subprocess."""
 
-import json
 import os
 import subprocess
 import sys

@@ -8,12 +8,12 @@ import torch
 import torch.nn.functional as F
 
 from grader.compare import GradingFailure
-from grader.hidden_training import format_ci, random_init_model, task_of, token_logits, trained_model
-from grader.stats import bootstrap_paired_diff_ci, unigram_token_losses
+from grader.hidden_training import (check_random_margin, check_unigram_margin, random_init_model, record_loss_metrics,
+                                    task_of, token_logits, trained_model)
+from grader.stats import unigram_token_losses
 from milestones.tasks.causal_lm import windows as causal_windows
 
 MAX_WINDOWS = 384
-UNIGRAM_MARGIN, RANDOM_MARGIN = 0.5, 1.0
 
 
 def _window_losses(logits, targets):
@@ -33,21 +33,9 @@ def _scores(learner):
         cache["random"] = _window_losses(token_logits(random_init_model(learner), inputs, spec["vocab_size"]), targets)
         unigram = unigram_token_losses(task.inputs["train"], targets, spec["vocab_size"], ignore=[spec["pad_id"]])
         cache["unigram"] = unigram.view(targets.shape).mean(1)
-        _record(learner, cache, targets.numel())
+        record_loss_metrics(learner, cache, loss_name="test loss (nats/token)", count_name="test tokens",
+                            count=targets.numel())
     return cache
-
-
-def _record(learner, cache, n_tokens):
-    trained, unigram, random = (float(cache[k].mean()) for k in ("trained", "unigram", "random"))
-    low, high = bootstrap_paired_diff_ci(cache["unigram"], cache["trained"])
-    learner.metrics.update({
-        "test tokens": n_tokens,
-        "test loss (nats/token)": round(trained, 4),
-        "unigram baseline": round(unigram, 4),
-        "random-init loss": round(random, 4),
-        "unigram - yours, 95% bootstrap CI": format_ci(low, high),
-        "pass rule": f"at least {UNIGRAM_MARGIN} nats below unigram (CI above 0) and {RANDOM_MARGIN} below random init",
-    })
 
 
 def test_checkpoint_loads_into_your_model(learner):
@@ -57,26 +45,14 @@ def test_checkpoint_loads_into_your_model(learner):
 
 def test_loss_clearly_below_word_frequencies(learner):
     """test loss at least 0.5 nats/token below the unigram baseline, with a 95% bootstrap interval above zero"""
-    scores = _scores(learner)
-    trained, unigram = float(scores["trained"].mean()), float(scores["unigram"].mean())
-    low, high = bootstrap_paired_diff_ci(scores["unigram"], scores["trained"])
-    if unigram - trained < UNIGRAM_MARGIN or low <= 0:
-        raise GradingFailure(
-            f"Test loss {trained:.3f} nats/token vs unigram {unigram:.3f}: a margin of {unigram - trained:.3f} "
-            f"(95% CI {format_ci(low, high)}); needs at least {UNIGRAM_MARGIN}.",
-            "Near the unigram loss the model has only learned character frequencies: train longer, raise the "
-            "learning rate (1e-3 suits small models) and check that targets are the inputs shifted by one.")
+    check_unigram_margin(_scores(learner), what="Test loss per token:", hint=(
+        "Near the unigram loss the model has only learned character frequencies: train longer, raise the "
+        "learning rate (1e-3 suits small models) and check that targets are the inputs shifted by one."))
 
 
 def test_loss_clearly_below_random_init(learner):
     """test loss at least 1.0 nats/token below the same model at random init"""
-    scores = _scores(learner)
-    trained, random = float(scores["trained"].mean()), float(scores["random"].mean())
-    if random - trained < RANDOM_MARGIN:
-        raise GradingFailure(
-            f"Test loss {trained:.3f} vs {random:.3f} for the same architecture at random init "
-            f"(margin {random - trained:.3f}, needs {RANDOM_MARGIN}).",
-            "Training barely changed the model: is the optimizer stepping this model's parameters?")
+    check_random_margin(_scores(learner), what="Test loss per token:")
 
 
 def test_exactly_causal(learner):
