@@ -48,10 +48,41 @@ def _no_options(**_: object) -> dict:
     return {}
 
 
-# A training kind plugs in here with a function that trains the entry's file for
-# ``milestone.training.check_budget_s`` and returns its grading options (the
-# prepared task and the checkpoint, as ``challenge.training.grading_options`` does).
-KINDS: dict[str, Kind] = {"module": Kind(options=_no_options)}
+MUTANT_BUDGET_S = 10.0  # a mutant's bug shows without much training; a file may set CHECK_BUDGET_S
+_trained: dict[tuple[str, float, float], dict] = {}
+
+
+def _train_then_grade(*, registry: Registry, milestone: Milestone, entry: "Entry", seed: int) -> dict:
+    """Train the entry's file in the sandbox (once per file, whatever the number of seeds),
+    then hand its checkpoint to the hidden tests as `challenge test` would."""
+    import tempfile
+
+    from challenge.grading import builtins_policy
+    from challenge.training import prepare_data
+    from grader.training import TrainRequest, run_training
+
+    budget = entry.budget_s or (milestone.training.check_budget_s if entry.role in ("reference", "alternative")
+                                else MUTANT_BUDGET_S)
+    key = (str(entry.path), entry.path.stat().st_mtime, budget)
+    if key not in _trained:
+        task = prepare_data(milestone, cache_dir=Path(tempfile.gettempdir()) / "challenge-devcheck-cache")
+        tracked, forbidden = builtins_policy(registry, milestone, earlier_ids(registry, milestone))
+        outcome = run_training(TrainRequest(
+            milestone_id=milestone.id, learner_file=entry.path, tensors=task.to_worker_tensors(("train", "validation")),
+            spec=task.spec, budget_s=budget, tracked_builtins=tracked, forbidden_builtins=forbidden,
+            memory_mb=milestone.grading.memory_mb, seed=0))
+        # A file that cannot train (the stub) still gets graded: its tests then fail on build_model.
+        _trained[key] = {"task": task, "checkpoint": outcome.state, "checkpoint_config": {
+            "budget_s": budget, "status": outcome.status, "message": outcome.message}}
+    return dict(_trained[key])
+
+
+KINDS: dict[str, Kind] = {
+    "module": Kind(options=_no_options),
+    # Each entry is trained first (references for the milestone's check budget), so the
+    # catalogues are smaller: a run costs minutes, not seconds.
+    "training": Kind(options=_train_then_grade, min_mutants=4, min_alternatives=1),
+}
 
 
 # -- data ------------------------------------------------------------------------------------------
@@ -68,6 +99,7 @@ class Entry:
     description: str = ""  # first line of the module docstring
     expect: str = ""  # mutants: text a failing test's message or hint must contain
     problems: tuple[str, ...] = ()  # catalogue defects found without running anything
+    budget_s: float | None = None  # training kinds: CHECK_BUDGET_S in the file overrides the default
 
     @property
     def label(self) -> str:
@@ -141,17 +173,21 @@ def read_entry(*, milestone: Milestone, role: str, path: Path) -> Entry:
     except (OSError, SyntaxError, ValueError) as error:
         return Entry(milestone.id, role, name, path, problems=(f"cannot be parsed: {error}",))
     doc = (ast.get_docstring(tree) or "").strip()
-    expect = ""
+    expect, budget = "", None
     for node in tree.body:
-        if (isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "EXPECT" for t in node.targets)
-                and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)):
+        if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)):
+            continue
+        names = {t.id for t in node.targets if isinstance(t, ast.Name)}
+        if "EXPECT" in names and isinstance(node.value.value, str):
             expect = node.value.value.strip()
+        if "CHECK_BUDGET_S" in names and isinstance(node.value.value, (int, float)):
+            budget = float(node.value.value)
     problems = []
     if role in ("mutant", "alternative") and not doc:
         problems.append("has no module docstring saying what " + ("is wrong" if role == "mutant" else "differs"))
     if role == "mutant" and not expect:
         problems.append('declares no EXPECT = "..." (the text a failing test must show)')
-    return Entry(milestone.id, role, name, path, doc.splitlines()[0] if doc else "", expect, tuple(problems))
+    return Entry(milestone.id, role, name, path, doc.splitlines()[0] if doc else "", expect, tuple(problems), budget)
 
 
 def catalogue(*, registry: Registry, milestone: Milestone) -> list[Entry]:
