@@ -63,9 +63,8 @@ def evaluate_classifier(model, task) -> dict:
     ids, labels = task.inputs["test"].long(), task.labels["test"]
     model.eval()
     with torch.no_grad():
-        predictions = torch.cat(
-            [model(ids[s : s + 256], ids[s : s + 256] == task.spec["pad_id"]).argmax(-1) for s in range(0, len(ids), 256)]
-        )
+        chunks = [ids[s : s + 256] for s in range(0, len(ids), 256)]
+        predictions = torch.cat([model(x, x == task.spec["pad_id"]).argmax(-1) for x in chunks])
     correct = int((predictions == labels).sum())
     majority = stats.majority_rate(labels)
     return {
@@ -103,7 +102,8 @@ def evaluate_lm(model, fresh_model, task) -> dict:
 def measure(name: str, budget_s: float, seed: int) -> None:
     folder, task_name, _ = MILESTONES[name]
     reference = load_reference(folder)
-    task = prepare_task(task_name, data_dir=None, cache_dir=Path(os.environ.get("TMPDIR", "/tmp")) / "challenge-bench")
+    cache_dir = Path(os.environ.get("TMPDIR", "/tmp")) / "challenge-bench"
+    task = prepare_task(task_name, data_dir=None, cache_dir=cache_dir)
     torch.manual_seed(seed)
     model = reference.build_model(task.spec)
     torch.manual_seed(seed + 1)
@@ -115,11 +115,17 @@ def measure(name: str, budget_s: float, seed: int) -> None:
     seconds = time.perf_counter() - start
     steps = training.history[-1]["step"] + 1 if training.history else 0
     print(f"\n== {name} ({task_name}, {task.source}) params={n_params:,} vocab={task.spec['vocab_size']}")
+    print(f"   load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (above ~2.5 the timings are contended)")
     print(f"   trained {seconds:.1f} s (budget {budget_s:.0f}), {steps} steps, "
           f"{training.tokens_seen / seconds:,.0f} tokens/s")
     t0 = time.perf_counter()
-    result = evaluate_classifier(model, task) if task.kind == "classification" else evaluate_lm(model, fresh_model, task)
-    print(f"   evaluated in {time.perf_counter() - t0:.1f} s:", {k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()})
+    if task.kind == "classification":
+        result = evaluate_classifier(model, task)
+        result["random_init_acc"] = evaluate_classifier(fresh_model, task)["test_acc"]
+    else:
+        result = evaluate_lm(model, fresh_model, task)
+    shown = {k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}
+    print(f"   evaluated in {time.perf_counter() - t0:.1f} s:", shown)
     if task.kind != "classification":
         print(f"   below unigram by {result['unigram'] - result['test_loss']:.3f} nats, "
               f"below random init by {result['random_init'] - result['test_loss']:.3f} nats")

@@ -134,7 +134,9 @@ class TrainingTask:
         if elapsed - self._last_progress >= PROGRESS_INTERVAL_S:
             self._last_progress = elapsed
             rate = self.tokens_seen / elapsed if elapsed > 0 else 0.0
-            self._progress({**record, "time_left_s": self.time_left(), "tokens": self.tokens_seen, "tokens_per_s": rate})
+            self._progress(
+                {**record, "time_left_s": self.time_left(), "tokens": self.tokens_seen, "tokens_per_s": rate}
+            )
 
 
 def _chunks(index: torch.Tensor, size: int, *, drop_last: bool) -> Iterator[torch.Tensor]:

@@ -23,6 +23,7 @@ import html
 import os
 import random
 import re
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -208,7 +209,8 @@ def _load_hub(source: Source) -> dict[str, Split]:
 
 
 def _offline_requested() -> bool:
-    return any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on") for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+    flags = (os.environ.get(name, "").lower() for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+    return any(flag in ("1", "true", "yes", "on") for flag in flags)
 
 
 def _hub_reachable(source: Source, timeout_s: float = HUB_PROBE_TIMEOUT_S) -> bool:
@@ -238,8 +240,6 @@ def _tell_hf_we_are_offline() -> None:
     these variables at import time; patch their constants too if already imported."""
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["HF_DATASETS_OFFLINE"] = "1"
-    import sys
-
     for module, attr in (("huggingface_hub.constants", "HF_HUB_OFFLINE"), ("datasets.config", "HF_HUB_OFFLINE")):
         if module in sys.modules:
             setattr(sys.modules[module], attr, True)

@@ -32,7 +32,8 @@ def rows_tensors(n=10, t=8, labels=True):
 
 
 def stream_tensors(n=1000):
-    return {"train.tokens": torch.arange(n, dtype=torch.int16), "validation.tokens": torch.arange(50, dtype=torch.int16)}
+    return {"train.tokens": torch.arange(n, dtype=torch.int16),
+            "validation.tokens": torch.arange(50, dtype=torch.int16)}
 
 
 def make(tensors, spec=None, **kwargs):

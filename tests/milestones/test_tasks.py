@@ -66,7 +66,8 @@ def test_deterministic_in_a_fresh_process_without_importing_datasets(prepared, t
                          capture_output=True, text=True, check=True).stdout.splitlines()
     for line, name in zip(out, ("rt_polarity", "ag_news_lm")):
         task = prepared[name]
-        assert line.split() == [task.fingerprint, str(int(task.inputs["train"].long().sum())), str(task.spec["vocab_size"])]
+        expected = [task.fingerprint, str(int(task.inputs["train"].long().sum())), str(task.spec["vocab_size"])]
+        assert line.split() == expected
     assert out[-1] == "False"
 
 
@@ -80,7 +81,8 @@ def test_tokenizer_is_cached_and_rebuilt_when_settings_change(prepared, cache_di
     from dataclasses import replace
 
     definition = TASKS["rt_polarity"]
-    monkeypatch.setitem(TASKS, "rt_polarity", replace(definition, settings=replace(definition.settings, min_frequency=3)))
+    fewer_words = replace(definition.settings, min_frequency=3)
+    monkeypatch.setitem(TASKS, "rt_polarity", replace(definition, settings=fewer_words))
     changed = prepare_task("rt_polarity", data_dir=data_dir, cache_dir=cache_dir)
     assert changed.fingerprint != again.fingerprint
     assert changed.spec["vocab_size"] < again.spec["vocab_size"]
@@ -169,6 +171,7 @@ def test_no_local_folder_and_offline_fails_fast(tmp_path, monkeypatch):
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)
     monkeypatch.delenv("HF_DATASETS_CACHE", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     started = time.monotonic()
     with pytest.raises(DataUnavailable) as error:
         prepare_task("ag_news_lm", data_dir=None, cache_dir=tmp_path / "cache")
@@ -178,8 +181,8 @@ def test_no_local_folder_and_offline_fails_fast(tmp_path, monkeypatch):
 
 def test_unreachable_hub_fails_fast(tmp_path, monkeypatch):
     monkeypatch.delenv("CHALLENGE_DATA_DIR", raising=False)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # online as far as settings go; set, so that it is restored
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "0")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("HF_ENDPOINT", "https://10.255.255.1")  # a blackhole address: connecting hangs
     started = time.monotonic()
