@@ -44,8 +44,14 @@ class Kind:
     min_alternatives: int = 3
 
 
-def _no_options(**_: object) -> dict:
-    return {}
+def _task_options(*, milestone: Milestone, **_: object) -> dict:
+    """A module milestone's extra grading inputs (its ``grading.task`` data, if any); no checkpoint needed."""
+    import tempfile
+
+    from challenge.training import grading_options
+
+    return grading_options(milestone_dir=Path(tempfile.gettempdir()), milestone=milestone,
+                           cache_dir=Path(tempfile.gettempdir()) / "challenge-devcheck-cache")
 
 
 MUTANT_BUDGET_S = 10.0  # a mutant's bug shows without much training; a file may set CHECK_BUDGET_S
@@ -78,7 +84,7 @@ def _train_then_grade(*, registry: Registry, milestone: Milestone, entry: "Entry
 
 
 KINDS: dict[str, Kind] = {
-    "module": Kind(options=_no_options),
+    "module": Kind(options=_task_options),
     # Each entry is trained first (references for the milestone's check budget), so the
     # catalogues are smaller: a run costs minutes, not seconds.
     "training": Kind(options=_train_then_grade, min_mutants=4, min_alternatives=1),
@@ -217,7 +223,7 @@ def schema_checks(*, registry: Registry, milestone: Milestone, entries: list[Ent
     has_marker = stub.is_file() and marker in stub.read_text(encoding="utf-8")
     item("schema: stub.py", f"contains {marker}", "yes" if has_marker else ("no" if stub.is_file() else "missing"),
          has_marker)
-    kind = KINDS.get(milestone.kind, Kind(options=_no_options))
+    kind = KINDS.get(milestone.kind, Kind(options=_task_options))
     for role, least in (("mutant", kind.min_mutants), ("alternative", kind.min_alternatives)):
         count = sum(1 for e in entries if e.role == role)
         item(f"schema: {role}s", f">= {least}", str(count), count >= least)

@@ -69,7 +69,7 @@ def run_tests(*, workspace: Workspace, registry: Registry, milestone: Milestone,
     from grader.runner import run_milestone
 
     passed = passed_ids(workspace.log.read().events)
-    if milestone.training is not None and options is None:
+    if options is None:
         from challenge.training import cache_dir_of, grading_options
 
         options = grading_options(milestone_dir=workspace.milestone_dir(milestone.folder), milestone=milestone,

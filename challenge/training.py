@@ -35,13 +35,20 @@ def require_training(milestone: Milestone) -> None:
                          "Only classifier, bert and gpt are trained; test the others with `challenge test`.")
 
 
+def task_name(milestone: Milestone) -> str | None:
+    """The harness task a milestone trains on, or whose data its tests use."""
+    return milestone.training.task if milestone.training else milestone.grading.task
+
+
 def prepare_data(milestone: Milestone, *, cache_dir: Path):
     """The harness's data set for ``milestone`` (local CHALLENGE_DATA_DIR or the hub)."""
     from milestones.tasks import prepare_task
 
-    require_training(milestone)
+    name = task_name(milestone)
+    if name is None:
+        require_training(milestone)
     data_dir = os.environ.get("CHALLENGE_DATA_DIR")
-    return prepare_task(milestone.training.task, data_dir=Path(data_dir) if data_dir else None, cache_dir=cache_dir)
+    return prepare_task(name, data_dir=Path(data_dir) if data_dir else None, cache_dir=cache_dir)
 
 
 def cache_dir_of(workspace: Workspace) -> Path:
@@ -108,6 +115,11 @@ def save_checkpoint(*, workspace: Workspace, milestone: Milestone, outcome, task
         "elapsed_s": outcome.elapsed_s, "tokens_seen": outcome.tokens_seen, "steps": len(outcome.history),
         "learner_file_sha256": hashlib.sha256(learner_file.read_bytes()).hexdigest(), "created_at": time.time(),
         "builtins_used": outcome.builtins_used})
+    if milestone.training.plot:
+        from challenge.training_plot import plot_curves
+
+        plot_curves(outcome.history, milestone.training.plot, title=f"{milestone.id}: training log",
+                    output=folder / "curves.png")
     write_json_atomic(folder.parent / LATEST, {"checkpoint": stamp})
     return folder
 
@@ -135,7 +147,11 @@ def load_checkpoint(folder: Path) -> tuple[dict, dict]:
 
 
 def grading_options(*, milestone_dir: Path, milestone: Milestone, cache_dir: Path) -> dict:
-    """What a training milestone's hidden tests need: the data and the learner's checkpoint."""
+    """What a milestone's hidden tests need beyond the learner's file: for a training
+    milestone the data and the learner's checkpoint; for one with ``grading.task``
+    that task's data; for the others nothing."""
+    if milestone.training is None:
+        return {"task": prepare_data(milestone, cache_dir=cache_dir)} if milestone.grading.task else {}
     folder = latest_checkpoint(milestone_dir)
     if folder is None:
         raise UsageError(f"No trained model for '{milestone.id}' yet.",

@@ -15,11 +15,20 @@ from torch.overrides import TorchFunctionMode
 
 
 def resolve(dotted: str) -> Any | None:
-    module_name, _, attr = dotted.rpartition(".")
-    try:
-        return getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError):
-        return None
+    """The object a dotted name stands for: a function, a class or a method (torch.Tensor.backward)."""
+    parts = dotted.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        try:
+            for attr in parts[cut:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            return None
+        return obj
+    return None
 
 
 class BuiltinTracker:

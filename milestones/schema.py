@@ -55,6 +55,8 @@ class Grading(_Strict):
     call_timeout_s: float = Field(30, gt=0, description="Wall-clock limit for one call into learner code.")
     run_timeout_s: float = Field(300, gt=0, description="Wall-clock limit for the whole test run.")
     memory_mb: int = Field(6144, ge=256, description="Address-space limit of the sandboxed worker.")
+    task: str | None = Field(None, description="A harness task whose data and spec the hidden tests use without "
+                                               "training (e.g. a model built at random init from its spec).")
 
 
 class Training(_Strict):
@@ -62,6 +64,8 @@ class Training(_Strict):
     default_budget_s: float = Field(gt=0, description="Training time budget when --budget-s is not given.")
     max_budget_s: float = Field(gt=0, description="Largest --budget-s accepted.")
     check_budget_s: float = Field(gt=0, description="Shorter budget used by `challenge dev check` and CI.")
+    plot: list[str] = Field(default_factory=list, description="Training-log metrics drawn as curves over steps "
+                                                              "(curves.png beside the checkpoint).")
 
 
 class Milestone(_Strict):

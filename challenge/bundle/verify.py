@@ -202,7 +202,7 @@ def _grade(milestone: Milestone, learner: Path, opened: OpenedBundle, registry: 
     from challenge.grading import run_request_for
     from grader.runner import run_milestone
 
-    if milestone.training is not None and grading_options is None:
+    if grading_options is None:
         grading_options = _checkpoint_options(milestone, opened, scratch, check)
         if grading_options is None:
             check.verified = "error"
