@@ -41,7 +41,7 @@ def run_request_for(*, registry: Registry, milestone: Milestone, learner_file: P
                       tracked_builtins=tracked, forbidden_builtins=forbidden,
                       call_timeout_s=milestone.grading.call_timeout_s, run_timeout_s=milestone.grading.run_timeout_s,
                       memory_mb=milestone.grading.memory_mb, seed=seed, isolate=isolate, options=options or {},
-                      device=device)
+                      device=device, forbidden_why=milestone.builtins.why or "")
 
 
 @dataclass(frozen=True)

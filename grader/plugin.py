@@ -28,13 +28,14 @@ def _readable_name(item: pytest.Item) -> str:
     return f"{base} [{callspec.id}]" if callspec else base
 
 
-def classify(error: BaseException, forbidden_hint: str) -> tuple[str, str, str]:
+def classify(error: BaseException, forbidden_hint: str, forbidden_why: str = "") -> tuple[str, str, str]:
     """(status, message, hint) for an exception raised by a test."""
     if isinstance(error, GradingFailure):
         return "fail", error.message, error.hint
     if isinstance(error, ForbiddenBuiltin):
         names = ", ".join(error.names)
-        return "fail", f"Your code called {names}, which this milestone asks you to write yourself.", forbidden_hint
+        why = forbidden_why or "this milestone asks you to write it yourself"
+        return "fail", f"Your code called {names}, which is not allowed here: {why}.", forbidden_hint
     if isinstance(error, MissingSymbol):
         return "error", f"{error.name} is missing from your file.", "Check the name and signature in README.md: the tests look it up by that name."
     if isinstance(error, LearnerException):
@@ -70,10 +71,11 @@ def classify(error: BaseException, forbidden_hint: str) -> tuple[str, str, str]:
 class ResultsPlugin:
     """Passed to ``pytest.main(plugins=[...])``; holds the session and the results."""
 
-    def __init__(self, session: LearnerSession, *, seed: int, forbidden_hint: str):
+    def __init__(self, session: LearnerSession, *, seed: int, forbidden_hint: str, forbidden_why: str = ""):
         self.session = session
         self.seed = seed
         self.forbidden_hint = forbidden_hint
+        self.forbidden_why = forbidden_why
         self.results: list[TestResult] = []
         self.collection_errors: list[str] = []
         self._errors: dict[str, BaseException] = {}
@@ -110,7 +112,7 @@ class ResultsPlugin:
         if error is None:
             status, message, hint = "pass", "", ""
         else:
-            status, message, hint = classify(error, self.forbidden_hint)
+            status, message, hint = classify(error, self.forbidden_hint, self.forbidden_why)
             marker = item.get_closest_marker("hint")
             if not hint and marker:
                 hint = marker.args[0]

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import grader
-from grader.client import LearnerException, MissingSymbol, WorkerProblem
+from grader.client import ForbiddenBuiltin, LearnerException, MissingSymbol, WorkerProblem
 from grader.fingerprint import HIDDEN_DIR, hidden_tests_sha256
 from grader.plugin import ResultsPlugin, classify
 from grader.results import RunResult, TestResult, overall_status
@@ -44,6 +44,7 @@ class RunRequest:
     threads: int = 2
     isolate: bool = True
     options: dict = field(default_factory=dict)  # extra values for training milestones (checkpoint, data)
+    forbidden_why: str = ""  # the milestone's reason for its forbidden names, when it is not "write it yourself"
 
 
 def _sha256(path: Path) -> str:
@@ -70,13 +71,14 @@ def run_milestone(request: RunRequest) -> RunResult:
     try:
         try:
             session.ensure_worker()
-        except (LearnerException, MissingSymbol, WorkerProblem) as error:
-            _, message, hint = classify(error, "")
+        except (LearnerException, MissingSymbol, WorkerProblem, ForbiddenBuiltin) as error:
+            _, message, hint = classify(error, _forbidden_hint(request.forbidden_builtins), request.forbidden_why)
             result.message = f"Your file could not be loaded. {message}" + (f"\nhint: {hint}" if hint else "")
             result.sandbox = session.worker.mode.to_dict() if session.worker else {}
             return result
         result.sandbox = session.worker.mode.to_dict()
-        plugin = ResultsPlugin(session, seed=seed, forbidden_hint=_forbidden_hint(request.forbidden_builtins))
+        plugin = ResultsPlugin(session, seed=seed, forbidden_hint=_forbidden_hint(request.forbidden_builtins),
+                               forbidden_why=request.forbidden_why)
         args = [str(folder), "-c", str(HIDDEN_DIR / "pytest.ini"), "--rootdir", str(HIDDEN_DIR), "-q",
                 "-p", "no:cacheprovider", "-p", "no:timeout", "--import-mode=importlib"]
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):

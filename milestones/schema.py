@@ -49,6 +49,8 @@ class Builtins(_Strict):
     forbidden: list[str] = Field(
         default_factory=list, description="Dotted names that are never allowed in this milestone."
     )
+    why: str | None = Field(None, description="Why `forbidden` holds what it holds, in one sentence; shown when "
+                            "learner code calls one of them, instead of 'write it yourself'.")
 
 
 class Grading(_Strict):

@@ -1,6 +1,6 @@
 """Mutant: SelfAttention wraps nn.MultiheadAttention, a built-in of a later milestone."""
 
-EXPECT = 'asks you to write yourself'
+EXPECT = 'asks you to write it yourself'
 
 
 import math

@@ -1,6 +1,6 @@
 """Mutant: calls F.scaled_dot_product_attention, the built-in this milestone replaces."""
 
-EXPECT = 'asks you to write yourself'
+EXPECT = 'asks you to write it yourself'
 
 
 import math

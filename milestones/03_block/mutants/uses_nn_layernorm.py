@@ -1,6 +1,6 @@
 """Mutant: the block uses nn.LayerNorm (which calls F.layer_norm) instead of its own LayerNorm."""
 
-EXPECT = 'asks you to write yourself'
+EXPECT = 'asks you to write it yourself'
 
 
 import math
