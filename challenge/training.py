@@ -161,4 +161,23 @@ def grading_options(*, milestone_dir: Path, milestone: Milestone, cache_dir: Pat
     if config.get("task_fingerprint") != task.fingerprint:
         raise UsageError(f"The checkpoint for '{milestone.id}' was trained on different data or tokenisation.",
                          f"Train again: challenge train {milestone.id}")
-    return {"task": task, "checkpoint": state, "checkpoint_config": config, "checkpoint_dir": str(folder)}
+    return {"task": task, "checkpoint": state, "checkpoint_config": config, "checkpoint_dir": str(folder),
+            "training_log": read_training_log(folder)}
+
+
+def read_training_log(folder: Path) -> list[dict]:
+    """The records a checkpoint's training run logged (``task.log``), oldest first. The log is
+    written by learner code, so tests treat it as a claim; unreadable lines are skipped."""
+    try:
+        lines = (folder / "training_log.jsonl").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    records = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records

@@ -66,3 +66,21 @@ def zero_biases(module: nn.Module) -> nn.Module:
             if name.endswith("bias"):
                 param.zero_()
     return module
+
+
+def bigram_model(learner, table: torch.Tensor):
+    """The table (V, V) as a language model in the worker: model(ids) (B, T) -> logits (B, T, V)."""
+    v = table.shape[0]
+    module = nn.Embedding(v, v, dtype=torch.float64)
+    with torch.no_grad():
+        module.weight.copy_(table)
+    return learner.reference_module(module, "Embedding", {"num_embeddings": v, "embedding_dim": v}, torch.float64)
+
+
+def separated_table(rng: torch.Generator, v: int, scale: float = 2.0) -> torch.Tensor:
+    """A bigram table whose rows have a clear argmax (no ties for greedy decoding)."""
+    while True:
+        table = torch.randn(v, v, generator=rng, dtype=torch.float64) * scale
+        top = table.topk(2, dim=-1).values
+        if float((top[:, 0] - top[:, 1]).min()) > 1e-3:
+            return table

@@ -39,6 +39,10 @@ class HourBand(_Strict):
             raise ValueError(f"high ({self.high}) is below low ({self.low})")
         return self
 
+    def __str__(self) -> str:
+        """'5 h' or '1.5-3 h'."""
+        return f"{self.low:g} h" if self.low == self.high else f"{self.low:g}-{self.high:g} h"
+
 
 class Builtins(_Strict):
     replaces: list[str] = Field(

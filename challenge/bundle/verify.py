@@ -286,7 +286,7 @@ def _retrain(milestone: Milestone, learner: Path, opened: OpenedBundle, registry
     if outcome.status != "trained":
         check.notes.append(f"retraining failed: {outcome.message}")
         return "error"
-    grading_options = {"task": task, "checkpoint": outcome.state, "checkpoint_dir": "",
+    grading_options = {"task": task, "checkpoint": outcome.state, "checkpoint_dir": "", "training_log": outcome.history,
                        "checkpoint_config": {"milestone": milestone.id, "task": task.name,
                                              "task_fingerprint": task.fingerprint, "spec": task.spec, "seed": seed,
                                              "device": "cpu", "budget_s": budget, "stopped_by": outcome.stopped_by,

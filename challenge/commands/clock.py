@@ -54,7 +54,7 @@ def start(
         out.success(f"Switched to [bold]{m.id}[/bold]; your file {rel} was left as it is.")
     if result.missing_prerequisites:
         out.warn("Not passed yet: " + ", ".join(result.missing_prerequisites) + ". You can go on, but they come first.")
-    out.text(f"Target: {m.target_hours.low:g}-{m.target_hours.high:g} h. The clock is running; "
+    out.text(f"Target: {m.target_hours}. The clock is running; "
              f"`challenge pause` when you stop. Check your work with [bold]challenge test {m.id}[/bold].")
 
 

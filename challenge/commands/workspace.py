@@ -59,14 +59,12 @@ def list_milestones(workspace: WorkspaceOpt = None) -> None:
         table.add_column(column, no_wrap=column != "title")
     for m in registry.milestones:
         item = progress.get(m.id, MilestoneProgress(m.id))
-        band = m.target_hours
-        target = f"{band.low:g} h" if band.low == band.high else f"{band.low:g}-{band.high:g} h"
         spent = format_duration(times.of(m.id).total_s) if times and item.started else ""
         label = f"{m.id}" + (" [dim](bonus)[/dim]" if m.bonus else "")
-        table.add_row(f"{m.number:02d}", label, m.title, target,
+        table.add_row(f"{m.number:02d}", label, m.title, str(m.target_hours),
                       f"[{STATUS_STYLE[item.status]}]{item.status}[/]", spent)
     out.table(table)
-    groups = ", ".join(f"{g.title}: {g.target_hours.low:g}-{g.target_hours.high:g} h"
+    groups = ", ".join(f"{g.title}: {g.target_hours}"
                        for key, g in registry.groups.groups.items() if key != "bonus")
     out.text(f"[dim]Challenge targets per group: {groups}.[/dim]")
     if not ctx:

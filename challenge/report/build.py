@@ -91,6 +91,9 @@ def assemble_report(*, events: Sequence[Event], problems: Sequence[LogProblem], 
     if level != rules.PENDING:
         reasons.append(f"{passed} of {len(core)} core milestones passed" + (
             f"; {', '.join(unfinished)} still in progress" if unfinished else ""))
+    bonus_passed = [r.id for r in reports if r.bonus and r.status == "passed"]
+    if bonus_passed:  # shown as evidence, never weighed: ``levels`` above leaves bonus milestones out
+        reasons.append(f"extra evidence: bonus {', '.join(bonus_passed)} passed")
     if not reports:
         reasons = ["no milestone started yet"]
     areas = _weak_areas(reports)
@@ -101,7 +104,8 @@ def assemble_report(*, events: Sequence[Event], problems: Sequence[LogProblem], 
                     unusable_events=unusable)
     return Report(
         handle=handle, generated_at=now, idle_threshold_s=idle_threshold_s, log=log, milestones=reports,
-        not_started=[m.id for m in registry.milestones if m not in started], groups=groups,
+        not_started=[m.id for m in registry.milestones if m not in started and not m.bonus],  # bonus: optional
+        groups=groups,
         calibration=_calibration(reports), weakest_areas=areas, weakest_tests=tests,
         verdict=Verdict(level, rules.OVERALL_LABELS[level], reasons), rules=rules.rules_text(),
         rule_numbers=rules.rules_numbers())

@@ -138,6 +138,8 @@ def rules_text(rules: Rules = RULES) -> list[str]:
         "Overall: any milestone 'skill up first' makes it skill up first. All judged milestones ready and no "
         "target group over target: consider applying. Otherwise borderline. Milestones not finished are listed, "
         "not guessed.",
+        "Bonus milestones are extra evidence, never required: each gets its own verdict, and those passed are "
+        "named beside the overall verdict, but they never change it.",
         f"Weakest areas: areas whose mean comfort is below {rules.weak_area_below:g} (lowest first, at most "
         f"{rules.max_weak_areas}), and the tests failed in the most attempts.",
         "Calibration: the Brier score is the mean of (stated chance - outcome)^2 over pass predictions (0 is "

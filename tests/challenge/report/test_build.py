@@ -172,3 +172,19 @@ def test_events_with_unreadable_data_are_left_out_and_listed(tmp_path, clock, re
     assert report.log.unusable_events == [2, 3]
     assert [a.status for a in report.milestones[0].attempts] == ["pass"]
     assert "Events with unreadable data were left out (seq 2, 3)." in render_text(report, "md")
+
+
+def test_bonus_milestones_are_extra_evidence_never_weighed(tmp_path, clock, registry):
+    ws = synthetic.build(tmp_path, clock)
+    before = build_report(workspace_root=ws.root, registry=registry, now=clock())
+    hard = {qid: 1 for qid in synthetic.ATTENTION_ANSWERS}  # felt very hard: "skill up first" if it counted
+    ws.log.append("start", milestone="sampling", data={"predict_hours": 1, "predict_pass": 0.5})
+    ws.log.append("test", milestone="sampling", data={"status": "pass", "passed": 5, "total": 5, "results_file": "",
+                                                      "builtins_used": [], "forbidden_used": [], "busy_s": 0})
+    ws.log.append("reflect", milestone="sampling", data=synthetic._answers(hard))
+    after = build_report(workspace_root=ws.root, registry=registry, now=clock())
+    sampling = by_id(after)["sampling"]
+    assert sampling.bonus and sampling.status == "passed" and sampling.verdict.level == "skill up first"
+    assert after.verdict.level == before.verdict.level == BORDERLINE
+    assert after.verdict.reasons == before.verdict.reasons + ["extra evidence: bonus sampling passed"]
+    assert any("Bonus milestones are extra evidence" in rule for rule in after.rules)

@@ -1,0 +1,27 @@
+"""Hidden tests for bonus milestone 11, part 1: the file's own TransformerBlock is still
+equivalent to nn.TransformerEncoderLayer (the programs run through it)."""
+
+import pytest
+
+from grader.compare import F64, check_tensor
+from grader.hidden_block import allowed_from, load, make_layer, mistakes_for, run_reference, sizes
+from grader.hidden_support import causal_mask, randn
+
+
+@pytest.mark.parametrize("norm_first,activation,causal", [(False, "relu", True), (True, "gelu", False)],
+                         ids=["post-LN-relu-causal", "pre-LN-gelu"])
+def test_block_matches_torch_encoder_layer(learner, rng, norm_first, activation, causal):
+    """your TransformerBlock matches nn.TransformerEncoderLayer (milestone 3's contract)"""
+    b, t, d, heads, d_ff = sizes(rng)
+    eps = 0.1 if norm_first else 1e-5  # a large eps shows where it sits
+    layer, kwargs = make_layer(rng, d, heads, d_ff, norm_first=norm_first, activation=activation, eps=eps)
+    module = load(learner, layer, kwargs)
+    x = randn(rng, b, t, d)
+    mask = causal_mask(t) if causal else None
+    got = module(x) if mask is None else module(x, mask=mask)
+    check_tensor(got, run_reference(layer, x, mask), what="TransformerBlock.forward against nn.TransformerEncoderLayer",
+                 case=f"x {tuple(x.shape)}, {heads} heads, d_ff={d_ff}, norm_first={norm_first}, {activation}, "
+                      f"eps={eps}{', causal mask' if causal else ''}", **F64,
+                 mistakes=mistakes_for(layer, x, allowed_from(b, t, mask), norm_first),
+                 hint="Copy your block from milestone 3 unchanged: the programs must run through a block that "
+                      "passed there.")
