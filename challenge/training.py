@@ -32,7 +32,7 @@ class TrainResult:
 def require_training(milestone: Milestone) -> None:
     if milestone.training is None:
         raise UsageError(f"'{milestone.id}' is not a training milestone.",
-                         "Only classifier, bert and gpt are trained; test the others with `challenge test`.")
+                         f"It has nothing to train: test it with `challenge test {milestone.id}`.")
 
 
 def task_name(milestone: Milestone) -> str | None:

@@ -64,4 +64,7 @@ def train(
         out.warn("Your loop never called task.log(step, loss): no progress or training log was recorded.")
     if outcome.forbidden_used:
         out.warn("Your model used " + ", ".join(outcome.forbidden_used) + ": the tests will refuse it.")
+    curves = result.checkpoint_dir / "curves.png"
+    if curves.is_file():
+        out.text(f"Curves: {curves}")
     out.text(f"Checkpoint: {result.checkpoint_dir}\nNext: [bold]challenge test {m.id}[/bold]")

@@ -14,14 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from milestones.tasks import causal_lm, classification, masked_lm
+from milestones.tasks import causal_lm, classification, masked_lm, modular
 from milestones.tasks.prepared import PreparedTask
 from milestones.tasks.sources import DATA_DIR_ENV, DataUnavailable, load_corpus
 
 
 @dataclass(frozen=True)
 class TaskDefinition:
-    corpus: str  # "rt_polarity" or "ag_news", see sources.SOURCES
+    corpus: str | None  # "rt_polarity" or "ag_news" (see sources.SOURCES); None: computed data, no corpus
     prepare: Callable[..., PreparedTask]  # prepare(name, corpus, settings, cache_dir)
     settings: object  # a frozen dataclass; part of the fingerprint
 
@@ -30,6 +30,8 @@ TASKS: dict[str, TaskDefinition] = {
     "rt_polarity": TaskDefinition("rt_polarity", classification.prepare, classification.ClassificationSettings()),
     "ag_news_mlm": TaskDefinition("ag_news", masked_lm.prepare, masked_lm.MaskedLMSettings()),
     "ag_news_lm": TaskDefinition("ag_news", causal_lm.prepare, causal_lm.CausalLMSettings()),
+    "modular_addition_59": TaskDefinition(None, modular.prepare, modular.ModularSettings()),  # computed, no corpus
+    "modular_addition_113": TaskDefinition(None, modular.prepare, modular.ModularSettings(113, 0.35, 0.25)),  # p = 113 option
 }
 
 
@@ -42,7 +44,7 @@ def prepare_task(name: str, *, data_dir: Path | None, cache_dir: Path) -> Prepar
     if name not in TASKS:
         raise KeyError(f"unknown training task {name!r}; known: {', '.join(TASKS)}")
     definition = TASKS[name]
-    corpus = load_corpus(definition.corpus, data_dir=data_dir)
+    corpus = load_corpus(definition.corpus, data_dir=data_dir) if definition.corpus else None  # None: computed data
     return definition.prepare(name, corpus, definition.settings, Path(cache_dir))
 
 

@@ -29,7 +29,7 @@ PIPELINE_VERSION = 1  # bump when tokenisation changes in a way the settings do 
 @dataclass(frozen=True, eq=False)
 class PreparedTask:
     name: str  # registry name, e.g. "rt_polarity"
-    kind: str  # "classification", "masked_lm" or "causal_lm"
+    kind: str  # "classification", "masked_lm", "causal_lm" or "modular_addition"
     spec: dict  # plain values for the learner's build_model(spec)
     inputs: dict[str, torch.Tensor]  # split -> ids (N, T) or tokens (L,)
     labels: dict[str, torch.Tensor] = field(default_factory=dict)  # split -> (N,) int64; classification only

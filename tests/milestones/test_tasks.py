@@ -143,6 +143,28 @@ def test_worker_tensors_hold_no_test_labels(prepared):
     assert set(prepared["ag_news_mlm"].to_worker_tensors()) == {"train.ids", "validation.ids"}
 
 
+@pytest.mark.parametrize("name, p, n_train", [("modular_addition_59", 59, 1740), ("modular_addition_113", 113, 4469)])
+def test_modular_addition_splits_answers_and_spec(name, p, n_train, tmp_path, monkeypatch):
+    """Computed data: no corpus, no download, the same everywhere."""
+    monkeypatch.delenv("CHALLENGE_DATA_DIR", raising=False)
+    task = prepare_task(name, data_dir=None, cache_dir=tmp_path)
+    splits = ("train", "validation", "test")
+    rows = {s: task.inputs[s] for s in splits}
+    assert all(r.shape[1] == 3 and r.dtype == torch.int64 and bool((r[:, 2] == p).all()) for r in rows.values())
+    pairs = [{(int(x), int(y)) for x, y in rows[s][:, :2]} for s in splits]
+    assert sum(map(len, pairs)) == p * p == sum(len(r) for r in rows.values())  # no pair twice within a split
+    assert set().union(*pairs) == {(x, y) for x in range(p) for y in range(p)}  # disjoint and covering
+    for s in splits:
+        assert torch.equal(task.labels[s], (rows[s][:, 0] + rows[s][:, 1]) % p)
+    assert len(rows["train"]) == n_train
+    assert task.spec == {"task": name, "p": p, "vocab_size": p + 1, "eq_id": p, "seq_len": 3, "n_classes": p,
+                         "n_train": n_train, "n_validation": len(rows["validation"]), "pad_id": -1}
+    assert task.kind == "modular_addition" and len(task.label_names) == p
+    assert set(task.to_worker_tensors()) == {"train.ids", "train.labels", "validation.ids", "validation.labels"}
+    again = prepare_task(name, data_dir=None, cache_dir=tmp_path / "other")
+    assert again.fingerprint == task.fingerprint and torch.equal(again.inputs["test"], rows["test"])
+
+
 def test_ag_text_cleaning():
     # the '&' of every entity became a space in AG News
     assert sources.clean_ag_text("Finland #39;s champion, Jones #39; single") == "Finland's champion, Jones' single"
