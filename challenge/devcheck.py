@@ -78,8 +78,9 @@ def _train_then_grade(*, registry: Registry, milestone: Milestone, entry: "Entry
             spec=task.spec, budget_s=budget, tracked_builtins=tracked, forbidden_builtins=forbidden,
             memory_mb=milestone.grading.memory_mb, seed=0))
         # A file that cannot train (the stub) still gets graded: its tests then fail on build_model.
-        _trained[key] = {"task": task, "checkpoint": outcome.state, "training_log": outcome.history, "checkpoint_config": {
-            "budget_s": budget, "status": outcome.status, "message": outcome.message}}
+        _trained[key] = {"task": task, "checkpoint": outcome.state, "training_log": outcome.history,
+                         "checkpoint_config": {"budget_s": budget, "status": outcome.status,
+                                               "message": outcome.message}}
     return dict(_trained[key])
 
 

@@ -158,11 +158,16 @@ def grading_options(*, milestone_dir: Path, milestone: Milestone, cache_dir: Pat
                          f"Train first: challenge train {milestone.id}")
     state, config = load_checkpoint(folder)
     task = prepare_data(milestone, cache_dir=cache_dir)
-    if config.get("task_fingerprint") != task.fingerprint:
-        raise UsageError(f"The checkpoint for '{milestone.id}' was trained on different data or tokenisation.",
-                         f"Train again: challenge train {milestone.id}")
+    require_same_data(config, task, trained=milestone.id)
     return {"task": task, "checkpoint": state, "checkpoint_config": config, "checkpoint_dir": str(folder),
             "training_log": read_training_log(folder)}
+
+
+def require_same_data(config: dict, task, *, trained: str, alternative: str = "") -> None:
+    """Refuse a checkpoint whose config says it was trained on other data or tokenisation than ``task``."""
+    if config.get("task_fingerprint") != task.fingerprint:
+        raise UsageError(f"The checkpoint for '{trained}' was trained on different data or tokenisation.",
+                         f"Train again: challenge train {trained}{alternative}")
 
 
 def read_training_log(folder: Path) -> list[dict]:

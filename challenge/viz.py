@@ -24,7 +24,8 @@ from pathlib import Path
 
 from challenge.errors import ChallengeError, UsageError
 from challenge.grading import learner_file_of
-from challenge.training import cache_dir_of, latest_checkpoint, load_checkpoint, prepare_data, task_name
+from challenge.training import (cache_dir_of, latest_checkpoint, load_checkpoint, prepare_data, require_same_data,
+                                task_name)
 from challenge.workspace import Workspace
 from milestones import Milestone, Registry
 
@@ -150,20 +151,20 @@ def run_attention_patterns(*, learner_file: Path, milestone: Milestone, spec: di
         raise ChallengeError(f"{step} failed. {message}", hint or "Run the tests: they say more.") from None
     finally:
         session.close()
-    return _checked(value, ids.shape)
+    return _checked(value, ids.shape, milestone.id)
 
 
-def _checked(value, ids_shape):
+def _checked(value, ids_shape, milestone_id: str):
     import torch
 
     b, t = ids_shape
     if not isinstance(value, torch.Tensor) or value.dim() != 5 or value.shape[1] != b or value.shape[3:] != (t, t):
         shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
         raise ChallengeError(f"attention_patterns returned {shape}, expected (n_layers, {b}, n_heads, {t}, {t}).",
-                             "Run `challenge test attention_viz`: its tests explain what is wrong.")
+                             f"Run `challenge test {milestone_id}`: its tests explain what is wrong.")
     if not value.is_floating_point() or not torch.isfinite(value).all():
         raise ChallengeError("attention_patterns returned NaN, inf or a non-float tensor.",
-                             "Run `challenge test attention_viz`: its tests explain what is wrong.")
+                             f"Run `challenge test {milestone_id}`: its tests explain what is wrong.")
     return value.detach().to(torch.float32)
 
 
@@ -189,9 +190,8 @@ def collect_patterns(*, workspace: Workspace, registry: Registry, milestone: Mil
                          + next((p for p in milestone.prerequisites), milestone.id))
         else:
             state, config = load_checkpoint(folder)
-            if config.get("task_fingerprint") != task.fingerprint:
-                raise UsageError(f"The checkpoint for '{trained.id}' was trained on different data or tokenisation.",
-                                 f"Train again (challenge train {trained.id}), or draw the untrained model: --random-init")
+            require_same_data(config, task, trained=trained.id,
+                              alternative=" (or draw the untrained model: --random-init)")
             source = f"{trained.id} checkpoint {folder.name}"
     import torch
 

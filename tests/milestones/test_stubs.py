@@ -2,7 +2,6 @@
 NotImplementedError with a friendly TODO message."""
 
 import importlib.util
-import inspect
 
 import pytest
 
@@ -33,16 +32,21 @@ def _entry_points(milestone, module):
     import torch
 
     x = torch.randn(2, 5, 8)
+    ids = x[:, :, 0].long()  # (2, 5) token ids
     spec = {"vocab_size": 50, "max_len": 16, "block_size": 16, "pad_id": 0, "n_classes": 2, "mask_id": 4,
             "special_ids": [0, 1, 2, 3, 4]}
     calls = {
         "attention": [lambda: module.scaled_dot_product_attention(x, x, x), lambda: module.SelfAttention(8)],
         "multihead": [lambda: module.MultiHeadAttention(8, 2)],
         "block": [lambda: module.LayerNorm(8), lambda: module.TransformerBlock(8, 2, 16)],
-        "attention_viz": [lambda: module.MultiHeadAttention(8, 2), lambda: module.build_model(spec), lambda: module.attention_patterns(None, x[:, :, 0].long())],
-        "sampling": [lambda: module.sample_next(x[:, 0]), lambda: module.generate(None, x[:, :, 0].long(), 1), lambda: module.beam_search(None, x[:1, :, 0].long(), beam_width=2, max_new_tokens=1)],
-        "kv_cache": [lambda: module.GPT(module.GPTConfig(50, 16)), lambda: module.build_model(spec), lambda: module.generate_cached(None, x[:, :, 0].long(), 1)],
-        "hand_coded": [lambda: module.LayerNorm(8), lambda: module.TransformerBlock(8, 2, 16), lambda: module.build_reverse(), lambda: module.build_histogram(), lambda: module.build_sort()],
+        "attention_viz": [lambda: module.MultiHeadAttention(8, 2), lambda: module.build_model(spec),
+                          lambda: module.attention_patterns(None, ids)],
+        "sampling": [lambda: module.sample_next(x[:, 0]), lambda: module.generate(None, ids, 1),
+                     lambda: module.beam_search(None, ids[:1], beam_width=2, max_new_tokens=1)],
+        "kv_cache": [lambda: module.GPT(module.GPTConfig(50, 16)), lambda: module.build_model(spec),
+                     lambda: module.generate_cached(None, ids, 1)],
+        "hand_coded": [lambda: module.LayerNorm(8), lambda: module.TransformerBlock(8, 2, 16),
+                       lambda: module.build_reverse(), lambda: module.build_histogram(), lambda: module.build_sort()],
     }.get(milestone.id)
     if calls is None:  # training milestones share one interface
         calls = [lambda: module.build_model(spec), lambda: module.train(torch.nn.Linear(2, 2), None)]
