@@ -25,9 +25,9 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from grader import stats  # noqa: E402
-from grader.training_task import TrainingTask  # noqa: E402
-from milestones.tasks import masked_lm, causal_lm, prepare_task  # noqa: E402
+from grader.judge import stats, tasks as judge_tasks  # noqa: E402
+from grader.worker.training_task import TrainingTask  # noqa: E402
+from milestones.tasks import prepare_task  # noqa: E402
 
 MILESTONES = {  # milestone folder -> (task, default budget)
     "classifier": ("04_classifier", "rt_polarity", 90),
@@ -78,9 +78,9 @@ def lm_eval_data(task) -> tuple[tuple, torch.Tensor, list[int]]:
     """(model inputs, targets with -100, ignored ids) for the LM tasks' test split."""
     if task.kind == "masked_lm":
         ids = task.inputs["test"].long()
-        inputs, targets = masked_lm.mask_for_evaluation(ids, task.spec, seed=EVAL_MASK_SEED)
+        inputs, targets = judge_tasks.mask_for_evaluation(ids, task.spec, seed=EVAL_MASK_SEED)
         return (inputs, ids == task.spec["pad_id"]), targets, task.spec["special_ids"]
-    windows = causal_lm.windows(task.inputs["test"], task.spec["block_size"])
+    windows = judge_tasks.windows(task.inputs["test"], task.spec["block_size"])
     return (windows[:, :-1], None), windows[:, 1:], []
 
 

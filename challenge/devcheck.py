@@ -31,64 +31,59 @@ from pathlib import Path
 from milestones import Milestone, Registry
 
 DEFAULT_SEED = 20240601
-_HARNESS_ERROR = "harness error"  # grader.plugin marks bugs in the hidden tests this way
+_HARNESS_ERROR = "harness error"  # grader.engine.plugin marks bugs in the hidden tests this way
 
 
 @dataclass(frozen=True)
 class Kind:
     """How dev check runs the milestones of one kind (``milestone.kind``)."""
 
-    # (registry=, milestone=, entry=, seed=) -> ``RunRequest.options`` for the run of that entry.
-    options: Callable[..., dict]
+    # (registry=, milestone=, entry=, seed=) -> (task, trained) for the run of that entry (``grading_inputs``).
+    inputs: Callable[..., tuple]
     min_mutants: int = 8  # a catalogue smaller than this is not a catalogue
     min_alternatives: int = 3
 
 
-def _task_options(*, milestone: Milestone, **_: object) -> dict:
+def _task_inputs(*, milestone: Milestone, **_: object) -> tuple:
     """A module milestone's extra grading inputs (its ``grading.task`` data, if any); no checkpoint needed."""
     import tempfile
 
-    from challenge.training import grading_options
+    from challenge.run_requests import grading_inputs
 
-    return grading_options(milestone_dir=Path(tempfile.gettempdir()), milestone=milestone,
-                           cache_dir=Path(tempfile.gettempdir()) / "challenge-devcheck-cache")
+    return grading_inputs(milestone=milestone, milestone_dir=Path(tempfile.gettempdir()),
+                          cache_dir=Path(tempfile.gettempdir()) / "challenge-devcheck-cache")
 
 
 MUTANT_BUDGET_S = 10.0  # a mutant's bug shows without much training; a file may set CHECK_BUDGET_S
-_trained: dict[tuple[str, float, float], dict] = {}
+_trained: dict[tuple[str, float, float], tuple] = {}
 
 
-def _train_then_grade(*, registry: Registry, milestone: Milestone, entry: "Entry", seed: int) -> dict:
+def _train_then_grade(*, registry: Registry, milestone: Milestone, entry: "Entry", seed: int) -> tuple:
     """Train the entry's file in the sandbox (once per file, whatever the number of seeds),
     then hand its checkpoint to the hidden tests as `challenge test` would."""
     import tempfile
 
-    from challenge.grading import builtins_policy
-    from challenge.training import prepare_data
-    from grader.training import TrainRequest, run_training
+    from challenge.run_requests import train_request
+    from challenge.taskdata import prepare_data
+    from grader import api
 
     budget = entry.budget_s or (milestone.training.check_budget_s if entry.role in ("reference", "alternative")
                                 else MUTANT_BUDGET_S)
     key = (str(entry.path), entry.path.stat().st_mtime, budget)
     if key not in _trained:
         task = prepare_data(milestone, cache_dir=Path(tempfile.gettempdir()) / "challenge-devcheck-cache")
-        tracked, forbidden = builtins_policy(registry, milestone, earlier_ids(registry, milestone))
-        outcome = run_training(TrainRequest(
-            milestone_id=milestone.id, learner_file=entry.path, tensors=task.to_worker_tensors(("train", "validation")),
-            spec=task.spec, budget_s=budget, tracked_builtins=tracked, forbidden_builtins=forbidden,
-            memory_mb=milestone.grading.memory_mb, seed=0))
+        outcome = api.train(train_request(registry=registry, milestone=milestone, learner_file=entry.path,
+                                          passed=earlier_ids(registry, milestone), task=task, budget_s=budget))
         # A file that cannot train (the stub) still gets graded: its tests then fail on build_model.
-        _trained[key] = {"task": task, "checkpoint": outcome.state, "training_log": outcome.history,
-                         "checkpoint_config": {"budget_s": budget, "status": outcome.status,
-                                               "message": outcome.message}}
-    return dict(_trained[key])
+        _trained[key] = (task, api.TrainedModel(state=outcome.state, training_log=tuple(outcome.history)))
+    return _trained[key]
 
 
 KINDS: dict[str, Kind] = {
-    "module": Kind(options=_task_options),
+    "module": Kind(inputs=_task_inputs),
     # Each entry is trained first (references for the milestone's check budget), so the
     # catalogues are smaller: a run costs minutes, not seconds.
-    "training": Kind(options=_train_then_grade, min_mutants=4, min_alternatives=1),
+    "training": Kind(inputs=_train_then_grade, min_mutants=4, min_alternatives=1),
 }
 
 
@@ -224,7 +219,7 @@ def schema_checks(*, registry: Registry, milestone: Milestone, entries: list[Ent
     has_marker = stub.is_file() and marker in stub.read_text(encoding="utf-8")
     item("schema: stub.py", f"contains {marker}", "yes" if has_marker else ("no" if stub.is_file() else "missing"),
          has_marker)
-    kind = KINDS.get(milestone.kind, Kind(options=_task_options))
+    kind = KINDS.get(milestone.kind, Kind(inputs=_task_inputs))
     for role, least in (("mutant", kind.min_mutants), ("alternative", kind.min_alternatives)):
         count = sum(1 for e in entries if e.role == role)
         item(f"schema: {role}s", f">= {least}", str(count), count >= least)
@@ -245,13 +240,12 @@ def earlier_ids(registry: Registry, milestone: Milestone) -> set[str]:
 
 def run_entry(*, registry: Registry, milestone: Milestone, entry: Entry, seed: int, kind: Kind):
     """One run of the hidden tests on ``entry``'s file; a ``grader.results.RunResult``."""
-    from challenge.grading import run_request_for
-    from grader.runner import run_milestone
+    from challenge.run_requests import grade_request
+    from grader import api
 
-    request = run_request_for(registry=registry, milestone=milestone, learner_file=entry.path,
-                              passed=earlier_ids(registry, milestone), seed=seed,
-                              options=kind.options(registry=registry, milestone=milestone, entry=entry, seed=seed))
-    return run_milestone(request)
+    task, trained = kind.inputs(registry=registry, milestone=milestone, entry=entry, seed=seed)
+    return api.grade(grade_request(registry=registry, milestone=milestone, learner_file=entry.path,
+                                   passed=earlier_ids(registry, milestone), seed=seed, task=task, trained=trained))
 
 
 def _short(text: str, limit: int = 300) -> str:

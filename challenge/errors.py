@@ -88,6 +88,18 @@ def _data_unavailable(error) -> UserMessage:
                        "or connect to the internet so `datasets` can download them.", 1)
 
 
+def _interrupted(error) -> UserMessage:
+    result = error.result
+    done = f" after {len(result.tests)} test(s)" if result.tests else ""
+    return UserMessage(f"Interrupted{done}: the attempt is logged as interrupted, not as a failure.",
+                       "Run the command again when you are ready.", 130)
+
+
+def _isolation_unavailable(error) -> UserMessage:
+    return UserMessage(f"The sandbox cannot start here: {error}",
+                       "Linux with unprivileged user namespaces runs bubblewrap; see README, 'How grading decides'.", 3)
+
+
 def _table() -> list[tuple[type[BaseException] | str, Callable[[BaseException], UserMessage]]]:
     # Imported here so that building the table costs nothing at start-up.
     from filelock import Timeout
@@ -103,6 +115,8 @@ def _table() -> list[tuple[type[BaseException] | str, Callable[[BaseException], 
         (PermissionError, _permission),
         # named, not imported: the data pipeline imports torch
         ("milestones.tasks.sources.DataUnavailable", _data_unavailable),
+        ("grader.api.Interrupted", _interrupted),
+        ("grader.api.IsolationUnavailable", _isolation_unavailable),
     ]
 
 

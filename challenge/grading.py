@@ -1,5 +1,6 @@
 """Plain functions behind `challenge test`: build the run request from milestone
-data, run the hidden tests, save the results document and log the attempt."""
+data (``challenge.run_requests``), run the hidden tests, save the results
+document and log the attempt."""
 
 from __future__ import annotations
 
@@ -10,51 +11,17 @@ from pathlib import Path
 
 from challenge.errors import UsageError
 from challenge.progress import passed_ids
+from challenge.run_requests import grade_request, grading_inputs, learner_file_of
 from challenge.storage import write_json_atomic
+from challenge.taskdata import cache_dir_of
 from challenge.workspace import Workspace
 from milestones import Milestone, Registry
-
-
-def builtins_policy(registry: Registry, milestone: Milestone, passed: set[str]) -> tuple[list[str], list[str]]:
-    """(tracked, forbidden) built-ins for a run of ``milestone``.
-
-    The challenge's soft rule: a built-in is forbidden while the milestone that
-    replaces it has not passed (and always in that milestone itself); after
-    that, later milestones may use it. Everything is tracked and reported.
-    """
-    tracked: set[str] = set()
-    forbidden: set[str] = set(milestone.builtins.forbidden) | set(milestone.builtins.replaces)
-    for other in registry.milestones:
-        tracked.update(other.builtins.replaces, other.builtins.forbidden)
-        if other.id not in passed:
-            forbidden.update(other.builtins.replaces)
-    return sorted(tracked), sorted(forbidden)
-
-
-def run_request_for(*, registry: Registry, milestone: Milestone, learner_file: Path, passed: set[str],
-                    seed: int | None = None, isolate: bool = True, options: dict | None = None,
-                    device: str = "cpu"):
-    from grader.runner import RunRequest  # torch is imported only when a test really runs
-
-    tracked, forbidden = builtins_policy(registry, milestone, passed)
-    return RunRequest(milestone_id=milestone.id, folder=milestone.folder, learner_file=learner_file,
-                      tracked_builtins=tracked, forbidden_builtins=forbidden,
-                      call_timeout_s=milestone.grading.call_timeout_s, run_timeout_s=milestone.grading.run_timeout_s,
-                      memory_mb=milestone.grading.memory_mb, seed=seed, isolate=isolate, options=options or {},
-                      device=device, forbidden_why=milestone.builtins.why or "")
 
 
 @dataclass(frozen=True)
 class TestOutcome:
     result: object  # grader.results.RunResult
     results_file: Path
-
-
-def learner_file_of(workspace: Workspace, milestone: Milestone) -> Path:
-    path = workspace.milestone_dir(milestone.folder) / milestone.learner_file
-    if not path.is_file():
-        raise UsageError(f"{path} does not exist.", f"Start the milestone first: challenge start {milestone.id}")
-    return path
 
 
 def record_confidence(*, workspace: Workspace, milestone: Milestone, confidence: float) -> None:
@@ -64,19 +31,26 @@ def record_confidence(*, workspace: Workspace, milestone: Milestone, confidence:
 
 
 def run_tests(*, workspace: Workspace, registry: Registry, milestone: Milestone, seed: int | None = None,
-              options: dict | None = None) -> TestOutcome:
+              grader=None) -> TestOutcome:
+    """Grade the learner's file and log the attempt. ``grader``: a warm ``grader.api.WarmGrader`` (watch);
+    without one the run starts its own sandbox. Ctrl-C logs an interrupted attempt and raises
+    ``grader.api.Interrupted``."""
+    from grader import api
+
     learner_file = learner_file_of(workspace, milestone)
-    from grader.runner import run_milestone
-
     passed = passed_ids(workspace.log.read().events)
-    if options is None:
-        from challenge.training import cache_dir_of, grading_options
-
-        options = grading_options(milestone_dir=workspace.milestone_dir(milestone.folder), milestone=milestone,
-                                  cache_dir=cache_dir_of(workspace))
-    request = run_request_for(registry=registry, milestone=milestone, learner_file=learner_file, passed=passed,
-                              seed=seed, options=options)
-    result = run_milestone(request)
+    task, trained = grading_inputs(milestone=milestone, milestone_dir=workspace.milestone_dir(milestone.folder),
+                                   cache_dir=cache_dir_of(workspace))
+    request = grade_request(registry=registry, milestone=milestone, learner_file=learner_file, passed=passed,
+                            task=task, trained=trained, seed=seed)
+    try:
+        result = grader.grade(request) if grader is not None else api.grade(request)
+    except api.Interrupted as interrupted:
+        workspace.log.append("test", milestone=milestone.id, data={
+            "status": "interrupted", "passed": interrupted.result.passed, "total": len(interrupted.result.tests),
+            "seed": interrupted.result.seed, "learner_file_sha256": interrupted.result.learner_file_sha256,
+            "busy_s": interrupted.result.duration_s})
+        raise
     results_dir = workspace.results_dir(milestone.folder)
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(result.started_at))
     results_file = results_dir / f"{stamp}-{result.seed}.json"

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from challenge.errors import ChallengeError, UsageError
-from challenge.grading import learner_file_of
-from challenge.training import (cache_dir_of, latest_checkpoint, load_checkpoint, prepare_data, require_same_data,
-                                task_name)
+from challenge.checkpoints import latest_checkpoint, load_checkpoint, require_same_data
+from challenge.run_requests import budgets_of, learner_file_of
+from challenge.taskdata import cache_dir_of, prepare_data, task_name
 from challenge.workspace import Workspace
 from milestones import Milestone, Registry
 
@@ -112,45 +112,21 @@ def run_attention_patterns(*, learner_file: Path, milestone: Milestone, spec: di
                            isolate: bool = True):
     """The learner's attention_patterns(build_model(spec) [+ state], ids), run in the sandbox;
     a (L, B, H, T, T) float tensor, checked for shape and finiteness (never trusted further)."""
-    from grader.client import WorkerProblem
-    from grader.plugin import classify
-    from grader.protocol import Handle
-    from grader.sandbox import Limits
-    from grader.session import LearnerSession, Remote, SessionConfig
+    from grader import api
 
-    grading = milestone.grading
-    session = LearnerSession(SessionConfig(
-        learner_file=learner_file, tracked=[], forbidden=[], isolate=isolate,
-        limits=Limits(memory_mb=grading.memory_mb, cpu_s=int(grading.run_timeout_s * 2 + 60)),
-        call_timeout_s=grading.call_timeout_s, run_timeout_s=grading.run_timeout_s))
-    step = "starting the sandbox"
+    request = api.ModelCallRequest(learner_file=learner_file, spec=dict(spec), function="attention_patterns",
+                                   args=(ids,), state=state, seed=RANDOM_INIT_SEED, budgets=budgets_of(milestone),
+                                   isolation="best" if isolate else "off")
     try:
-        exports = session.ensure_worker().exports or []
-        if "attention_patterns" not in exports:
-            raise ChallengeError(f"{learner_file.name} has no attention_patterns(model, ids) to draw.",
-                                 "Draw a milestone whose file defines it, e.g. "
-                                 'challenge viz attention_viz --text "..."')
-        session.seed(RANDOM_INIT_SEED)
-        step = "build_model(spec)"
-        handle = session.call("build_model", None, [dict(spec)], {}, what=step)
-        if not isinstance(handle, Handle):
-            raise ChallengeError(f"build_model(spec) in {learner_file.name} did not return an nn.Module.",
-                                 "Copy your GPT from milestone 6, build_model included.")
-        model = Remote(session, handle, "model")
-        if state is not None:
-            step = "loading your checkpoint into build_model(spec)"
-            model.load_state_dict(state, strict=True)
-        model.eval()
-        step = "attention_patterns(model, ids)"
-        value = session.call("attention_patterns", None, [handle, ids], {}, what=step, no_grad=True)
-    except WorkerProblem as problem:
-        _, message, hint = classify(problem, "")
-        if step.startswith("loading"):
+        value = api.call_with_model(request)
+    except api.ModelCallFailed as failure:
+        hint = failure.hint or "Run the tests: they say more."
+        if failure.step.startswith("loading"):
             hint = (f"{learner_file.name}'s build_model must build the same model as the one you trained (same "
                     "parameter names and sizes): copy it again, or draw the untrained model with --random-init.")
-        raise ChallengeError(f"{step} failed. {message}", hint or "Run the tests: they say more.") from None
-    finally:
-        session.close()
+        elif failure.step.startswith("finding"):
+            hint = 'Draw a milestone whose file defines it, e.g. challenge viz attention_viz --text "..."'
+        raise ChallengeError(f"{failure.step} failed. {failure.message}", hint) from None
     return _checked(value, ids.shape, milestone.id)
 
 

@@ -19,8 +19,8 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-MAX_HEADER = 16 * 1024 * 1024
-MAX_BLOB = 2 * 1024 * 1024 * 1024
+MAX_HEADER = 4 * 1024 * 1024  # JSON of plain values; tensors travel in the blob
+MAX_BLOB = 2 * 1024 * 1024 * 1024  # the protocol's own ceiling; readers pass the size they expect
 _PREFIX = struct.Struct(">IQ")
 
 
@@ -145,15 +145,21 @@ def _read_exact(stream: BinaryIO, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def read_message(stream: BinaryIO) -> dict[str, Any]:
+class MessageTooLarge(ProtocolError):
+    """A message bigger than the reader accepts, refused before its body was read."""
+
+
+def read_message(stream: BinaryIO, *, max_header: int = MAX_HEADER, max_blob: int = MAX_BLOB) -> dict[str, Any]:
+    """The next message; one larger than ``max_header``/``max_blob`` bytes is refused unread."""
     prefix = stream.read(_PREFIX.size)
     if not prefix:
         raise EOFError("stream closed")
     if len(prefix) < _PREFIX.size:
         prefix += _read_exact(stream, _PREFIX.size - len(prefix))
     header_size, blob_size = _PREFIX.unpack(prefix)
-    if header_size > MAX_HEADER or blob_size > MAX_BLOB:
-        raise ProtocolError(f"message too large ({header_size} + {blob_size} bytes)")
+    if header_size > min(max_header, MAX_HEADER) or blob_size > min(max_blob, MAX_BLOB):
+        raise MessageTooLarge(f"a message of {header_size + blob_size:,} bytes where at most "
+                              f"{min(max_header, MAX_HEADER) + min(max_blob, MAX_BLOB):,} were expected")
     header = _read_exact(stream, header_size)
     blob = _read_exact(stream, blob_size) if blob_size else b""
     return decode_message(header, blob)

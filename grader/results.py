@@ -4,7 +4,7 @@ Modelled on exercism's test-runner v3 (per test ``name``, ``status``,
 ``message``, ``output`` capped at 500 characters) with what a calibration
 harness adds: duration, hint, grader version, hidden-test hash, sandbox mode,
 device, seed, built-ins used, metrics and examples for training milestones.
-Rendering lives elsewhere (``challenge.render``).
+Rendering lives elsewhere (``challenge.render_results``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,19 @@ def cap_output(text: str, limit: int = OUTPUT_CAP) -> str:
 
 
 @dataclass
+class Diagnosis:
+    """The mistake the judge's evidence points at: one known mistake, or where the fault lies."""
+
+    mistake: str  # a stable id, e.g. "no-scaling"; "" when only localised
+    summary: str  # one line for the learner, e.g. "no 1/sqrt(d_k) scaling of the scores"
+    evidence: str = ""  # what the probes showed, in words
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "Diagnosis":
+        return cls(**{k: str(raw.get(k, "")) for k in ("mistake", "summary", "evidence")})
+
+
+@dataclass
 class TestResult:
     name: str
     status: str  # pass | fail | error
@@ -31,9 +44,13 @@ class TestResult:
     hint: str = ""
     output: str = ""
     duration_s: float = 0.0
+    family: str = ""  # the test function the case belongs to (parametrised cases share it)
+    diagnosis: Diagnosis | None = None
 
     def __post_init__(self) -> None:
         self.output = cap_output(self.output)
+        if isinstance(self.diagnosis, dict):
+            self.diagnosis = Diagnosis.from_dict(self.diagnosis)
 
 
 @dataclass
@@ -75,6 +92,26 @@ class RunResult:
         data["tests"] = [TestResult(**{k: v for k, v in t.items() if k in TestResult.__dataclass_fields__})
                          for t in raw.get("tests", [])]
         return cls(**data)
+
+
+@dataclass
+class TrainOutcome:
+    """What a training run gave back: the model as it was when it stopped, and how it got there."""
+
+    status: str  # "trained" or "error"
+    message: str = ""
+    hint: str = ""
+    state: dict[str, Any] = field(default_factory=dict)  # name -> tensor
+    history: list[dict] = field(default_factory=list)  # the learner's task.log records (a claim)
+    stopped_by: str = ""  # finished | budget | stopped (Ctrl-C) | interrupted (loop ignored should_stop)
+    elapsed_s: float = 0.0  # wall time of the training loop
+    cpu_s: float = 0.0  # CPU time the worker used in the loop: what the budget counts
+    threads: int = 0  # the worker's fixed thread count
+    tokens_seen: int = 0
+    builtins_used: list[str] = field(default_factory=list)
+    forbidden_used: list[str] = field(default_factory=list)
+    sandbox: dict = field(default_factory=dict)
+    output: str = ""
 
 
 def overall_status(tests: list[TestResult]) -> str:

@@ -28,7 +28,7 @@ from challenge.errors import ChallengeError, LogCorrupted, UsageError
 from challenge.eventlog import read_log
 from challenge.progress import MilestoneProgress, derive_progress
 from challenge.storage import fsync_dir
-from challenge.training import CHECKPOINTS, LATEST, latest_checkpoint
+from challenge.checkpoints import CHECKPOINTS, LATEST, latest_checkpoint
 from challenge.workspace import CONFIG_NAME, LOG_NAME, Workspace
 from milestones import Milestone, Registry
 

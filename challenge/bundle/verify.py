@@ -40,7 +40,7 @@ from milestones import Milestone, Registry
 @dataclass(frozen=True)
 class VerifyOptions:
     retrain: bool = False
-    allow_unisolated: bool = False
+    allow_unisolated: bool = False  # accept the fallback sandbox (or none) where bubblewrap cannot start
     seed: int | None = None  # None: fresh shapes and values (never the learner's seeds)
 
 
@@ -100,14 +100,15 @@ class Verification:
 
 def isolation_problem() -> str | None:
     """Why this machine cannot isolate foreign code, or None when it can (probe only, runs nothing foreign)."""
-    from grader.confine import landlock_abi
-    from grader.sandbox import namespace_prefix
+    from grader import api
 
-    if not namespace_prefix():
-        return "no network namespace: `unshare` is missing or user namespaces are not permitted"
-    if landlock_abi() < 1:
-        return "Landlock is not available in this kernel"
-    return None
+    mode = api.isolation()
+    if mode.isolated:
+        return None
+    if mode.kind == "namespaces":
+        return ("bubblewrap cannot start here (no unprivileged user namespaces?); only the weaker fallback "
+                "sandbox (namespaces and Landlock over the host's files) is available")
+    return "no sandbox can start here: bubblewrap and `unshare` both failed (user namespaces not permitted?)"
 
 
 def verify_bundle(*, source: Path, registry: Registry, options: VerifyOptions = VerifyOptions(),
@@ -197,28 +198,33 @@ def _regrade(opened: OpenedBundle, registry: Registry, verification: Verificatio
             verified_passed.add(check.id)
 
 
-def _grade(milestone: Milestone, learner: Path, opened: OpenedBundle, registry: Registry, passed: set[str],
-           options: VerifyOptions, scratch: Path, check: MilestoneVerification, grading_options: dict | None = None):
-    from challenge.grading import run_request_for
-    from grader.runner import run_milestone
+def _isolation(options: VerifyOptions) -> str:
+    return "best" if options.allow_unisolated else "strong"
 
-    if grading_options is None:
-        grading_options = _checkpoint_options(milestone, opened, scratch, check)
-        if grading_options is None:
+
+def _grade(milestone: Milestone, learner: Path, opened: OpenedBundle, registry: Registry, passed: set[str],
+           options: VerifyOptions, scratch: Path, check: MilestoneVerification, inputs: tuple | None = None):
+    from challenge.run_requests import grade_request
+    from grader import api
+
+    if inputs is None:
+        inputs = _shipped_inputs(milestone, opened, scratch, check)
+        if inputs is None:
             check.verified = "error"
             return None
-    request = run_request_for(registry=registry, milestone=milestone, learner_file=learner, passed=passed,
-                              seed=options.seed, options=grading_options)
-    return run_milestone(request)
+    task, trained = inputs
+    request = grade_request(registry=registry, milestone=milestone, learner_file=learner, passed=passed,
+                            seed=options.seed, task=task, trained=trained, isolation=_isolation(options))
+    return api.grade(request)
 
 
-def _checkpoint_options(milestone: Milestone, opened: OpenedBundle, scratch: Path,
-                        check: MilestoneVerification) -> dict | None:
-    from challenge.training import grading_options
+def _shipped_inputs(milestone: Milestone, opened: OpenedBundle, scratch: Path,
+                    check: MilestoneVerification) -> tuple | None:
+    from challenge.run_requests import grading_inputs
 
     try:
-        return grading_options(milestone_dir=opened.workspace / milestone.folder, milestone=milestone,
-                               cache_dir=scratch / "cache")
+        return grading_inputs(milestone=milestone, milestone_dir=opened.workspace / milestone.folder,
+                              cache_dir=scratch / "cache")
     except Exception as error:  # noqa: BLE001 - no checkpoint, other data, data unavailable: all named in a note
         message = error.message if isinstance(error, ChallengeError) else f"{type(error).__name__}: {error}"
         check.notes.append(f"shipped checkpoint not evaluated: {message}")
@@ -265,9 +271,10 @@ def _note_changed_code(opened: OpenedBundle, check: MilestoneVerification, learn
 
 def _retrain(milestone: Milestone, learner: Path, opened: OpenedBundle, registry: Registry, passed: set[str],
              options: VerifyOptions, scratch: Path, check: MilestoneVerification) -> str:
-    from challenge.grading import builtins_policy
-    from challenge.training import latest_checkpoint, prepare_data
-    from grader.training import TrainRequest, run_training
+    from challenge.checkpoints import latest_checkpoint
+    from challenge.run_requests import train_request
+    from challenge.taskdata import prepare_data
+    from grader import api
 
     shipped = latest_checkpoint(opened.workspace / milestone.folder)
     config = _read_json(shipped / "config.json") if shipped else {}
@@ -277,22 +284,14 @@ def _retrain(milestone: Milestone, learner: Path, opened: OpenedBundle, registry
     except Exception as error:  # noqa: BLE001 - DataUnavailable and friends, named in the note
         check.notes.append(f"retraining impossible here: {error}")
         return "error"
-    tracked, forbidden = builtins_policy(registry, milestone, passed)
     seed = int(config.get("seed", 0)) if isinstance(config.get("seed", 0), int) else 0
-    outcome = run_training(TrainRequest(
-        milestone_id=milestone.id, learner_file=learner, tensors=task.to_worker_tensors(("train", "validation")),
-        spec=task.spec, budget_s=budget, tracked_builtins=tracked, forbidden_builtins=forbidden,
-        memory_mb=milestone.grading.memory_mb, device="cpu", seed=seed))
+    outcome = api.train(train_request(registry=registry, milestone=milestone, learner_file=learner, passed=passed,
+                                      task=task, budget_s=budget, seed=seed, isolation=_isolation(options)))
     if outcome.status != "trained":
         check.notes.append(f"retraining failed: {outcome.message}")
         return "error"
-    grading_options = {"task": task, "checkpoint": outcome.state, "checkpoint_dir": "", "training_log": outcome.history,
-                       "checkpoint_config": {"milestone": milestone.id, "task": task.name,
-                                             "task_fingerprint": task.fingerprint, "spec": task.spec, "seed": seed,
-                                             "device": "cpu", "budget_s": budget, "stopped_by": outcome.stopped_by,
-                                             "elapsed_s": outcome.elapsed_s, "tokens_seen": outcome.tokens_seen,
-                                             "steps": len(outcome.history), "builtins_used": outcome.builtins_used}}
-    result = _grade(milestone, learner, opened, registry, passed, options, scratch, check, grading_options)
+    trained = api.TrainedModel(state=outcome.state, training_log=tuple(outcome.history))
+    result = _grade(milestone, learner, opened, registry, passed, options, scratch, check, (task, trained))
     check.notes.append(f"retrained for {outcome.elapsed_s:.0f} s (budget {budget:g} s): {result.status}, "
                        f"{result.passed}/{len(result.tests)} tests")
     return result.status

@@ -9,11 +9,13 @@ import typer
 
 from challenge.commands.context import open_context
 from challenge.commands.options import JsonOpt, MilestoneArg, WorkspaceOpt
-from challenge.grading import learner_file_of, record_confidence, run_tests
+from challenge.grading import record_confidence, run_tests
+from challenge.run_requests import learner_file_of
 from challenge.output import out
 from challenge.render_results import render_run
 
 EXIT = {"pass": 0, "fail": 1, "error": 2}
+DEBOUNCE_S = 0.05  # a save is complete when the file has not changed for this long
 
 
 def test(
@@ -50,18 +52,21 @@ def test(
 
 def watch(
     milestone: MilestoneArg,
-    interval: Annotated[float, typer.Option(help="Seconds between checks of your file.")] = 0.5,
+    interval: Annotated[float, typer.Option(help="Seconds between checks of your file.")] = 0.05,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Re-run the tests every time you save your file (Ctrl-C to stop).
 
     Saves are debounced; this polls modification times, which works on every
-    filesystem (including WSL and network drives).
+    filesystem (including WSL and network drives). The sandbox stays warm
+    between runs: each save costs a fork, not a new Python with torch.
 
     Example:
       challenge watch attention
     """
     from challenge.bookkeeping import record_edits
+
+    from grader import api
 
     ctx = open_context(workspace)
     m = ctx.milestone(milestone)
@@ -69,22 +74,24 @@ def watch(
     ctx.workspace.log.append("watch", milestone=m.id)
     out.text(f"Watching {path} (Ctrl-C to stop) ...")
     last_seen = None
-    try:
-        while True:
-            stamp = _stamp(path)
-            if stamp != last_seen:
-                time.sleep(0.2)  # debounce: editors write in bursts
-                if _stamp(path) != stamp:
-                    continue
-                last_seen = stamp
-                record_edits(workspace=ctx.workspace, registry=ctx.registry)
-                out.console.rule(f"{m.id} · {time.strftime('%H:%M:%S')}")
-                outcome = run_tests(workspace=ctx.workspace, registry=ctx.registry, milestone=m)
-                render_run(out, outcome.result, milestone_id=m.id)
-                last_seen = _stamp(path)
-            time.sleep(max(0.05, interval))
-    except KeyboardInterrupt:
-        out.text("Stopped watching.")
+    # One sandbox for the whole session: each save forks a fresh worker from it (no Python or torch start-up).
+    with api.WarmGrader() as warm:
+        try:
+            while True:
+                stamp = _stamp(path)
+                if stamp != last_seen:
+                    time.sleep(DEBOUNCE_S)  # editors write in bursts
+                    if _stamp(path) != stamp:
+                        continue
+                    last_seen = stamp
+                    record_edits(workspace=ctx.workspace, registry=ctx.registry)
+                    out.console.rule(f"{m.id} · {time.strftime('%H:%M:%S')}")
+                    outcome = run_tests(workspace=ctx.workspace, registry=ctx.registry, milestone=m, grader=warm)
+                    render_run(out, outcome.result, milestone_id=m.id)
+                    last_seen = _stamp(path)
+                time.sleep(max(0.05, interval))
+        except (KeyboardInterrupt, api.Interrupted):
+            out.text("Stopped watching.")
 
 
 def _stamp(path) -> tuple[float, int] | None:

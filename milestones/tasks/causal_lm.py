@@ -67,13 +67,3 @@ def prepare(name: str, corpus: Corpus, settings: CausalLMSettings, cache_dir: Pa
         fingerprint=fingerprint,
         source=corpus.source,
     )
-
-
-def windows(tokens: torch.Tensor, block_size: int, *, max_windows: int | None = None) -> torch.Tensor:
-    """(N, block_size + 1) int64 windows with stride block_size, so that every token
-    after the first is predicted exactly once: inputs ``w[:, :-1]``, targets ``w[:, 1:]``."""
-    n = (len(tokens) - 1) // block_size
-    if max_windows is not None:
-        n = min(n, max_windows)
-    starts = torch.arange(n) * block_size
-    return tokens.long()[starts[:, None] + torch.arange(block_size + 1)]

@@ -1,15 +1,13 @@
 """Masked language modelling (AG News): ``[CLS] w1 ... wn [SEP] [PAD]...`` per article.
 
-Also the judge's own BERT masking, used to corrupt the test split with a fixed
-seed so that every learner is scored on the same masked positions.
+The judge's own BERT masking of the test split lives with the judge
+(``grader.judge.tasks.mask_for_evaluation``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
 
 from milestones.tasks import vocab
 from milestones.tasks.prepared import PreparedTask, task_fingerprint, tokenizer_path
@@ -75,23 +73,3 @@ def prepare(name: str, corpus: Corpus, settings: MaskedLMSettings, cache_dir: Pa
         fingerprint=fingerprint,
         source=corpus.source,
     )
-
-
-def mask_for_evaluation(ids: torch.Tensor, spec: dict, *, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The judge's BERT corruption of ``ids`` (N, T) with a fixed seed.
-
-    Returns ``(inputs, labels)``, both int64 (N, T): labels hold the original id at
-    the picked positions and -100 elsewhere. Only ``inputs`` go to the worker.
-    """
-    ids = ids.long()
-    generator = torch.Generator().manual_seed(seed)
-    special = torch.tensor(spec["special_ids"])
-    eligible = ~torch.isin(ids, special)
-    picked = eligible & (torch.rand(ids.shape, generator=generator) < spec["mask_prob"])
-    action = torch.rand(ids.shape, generator=generator)
-    regular = torch.tensor([i for i in range(spec["vocab_size"]) if i not in set(spec["special_ids"])])
-    random_ids = regular[torch.randint(len(regular), ids.shape, generator=generator)]
-    inputs = torch.where(picked & (action < 0.8), spec["mask_id"], ids)
-    inputs = torch.where(picked & (action >= 0.8) & (action < 0.9), random_ids, inputs)
-    labels = torch.where(picked, ids, -100)
-    return inputs, labels

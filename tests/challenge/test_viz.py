@@ -12,9 +12,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from challenge.checkpoints import save_checkpoint
 from challenge.eventlog import read_log
-from challenge.training import cache_dir_of, prepare_data, save_checkpoint
+from challenge.taskdata import cache_dir_of, prepare_data
 from challenge.workspace import init_workspace
+from grader.results import TrainOutcome
 from milestones.registry import load_registry
 
 REFERENCE = Path(__file__).resolve().parents[2] / "milestones" / "07_attention_viz" / "reference.py"
@@ -89,8 +91,8 @@ def test_checkpoint_of_the_prerequisite_is_drawn(ws, tmp_path):
             block.attn.qkv.weight.mul_(40)
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     gpt = ws.registry.get("gpt")
-    outcome = SimpleNamespace(state=state, history=[{"step": 1, "loss": 4.0, "elapsed_s": 1.0, "tokens": 10}],
-                              stopped_by="budget", elapsed_s=1.0, tokens_seen=10, builtins_used=[])
+    outcome = TrainOutcome(status="trained", state=state, stopped_by="budget", elapsed_s=1.0, tokens_seen=10,
+                           history=[{"step": 1, "loss": 4.0, "elapsed_s": 1.0, "tokens": 10}])
     save_checkpoint(workspace=ws.workspace, milestone=gpt, outcome=outcome, task=ws.task,
                     learner_file=REFERENCE, budget_s=1.0, device="cpu", seed=0)
 
@@ -109,8 +111,7 @@ def test_checkpoint_of_the_prerequisite_is_drawn(ws, tmp_path):
 
 def test_a_checkpoint_of_other_data_is_refused(ws, capsys):
     other = SimpleNamespace(name=ws.task.name, fingerprint="other data", spec=ws.task.spec)
-    outcome = SimpleNamespace(state={"w": torch_zeros()}, history=[], stopped_by="budget", elapsed_s=1.0,
-                              tokens_seen=0, builtins_used=[])
+    outcome = TrainOutcome(status="trained", state={"w": torch_zeros()}, stopped_by="budget", elapsed_s=1.0)
     save_checkpoint(workspace=ws.workspace, milestone=ws.registry.get("gpt"), outcome=outcome, task=other,
                     learner_file=REFERENCE, budget_s=1.0, device="cpu", seed=0)
     assert viz(ws, "attention_viz", "--text", TEXT) == 2

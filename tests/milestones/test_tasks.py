@@ -11,8 +11,8 @@ import torch
 
 from milestones.tasks import TASKS, DataUnavailable, prepare_task
 from milestones.tasks import sources
-from milestones.tasks.causal_lm import windows
-from milestones.tasks.masked_lm import mask_for_evaluation
+from grader.judge.tasks import windows
+from grader.judge.tasks import mask_for_evaluation
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -7,8 +7,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from grader.compare import F64, GradingFailure, Mistake, check_tensor, check_unchanged
-from grader.hidden_support import DTYPES, causal_mask, distinct_sizes, randn, random_mask
+from grader.judge.compare import F64, GradingFailure, Mistake, check_tensor, check_unchanged
+from grader.judge.support import DTYPES, causal_mask, distinct_sizes, randn, random_mask
 
 # -- the reference and known mistakes, computed in the judge ---------------------------------
 

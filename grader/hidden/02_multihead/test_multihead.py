@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from grader.compare import F64, GradingFailure, Mistake, check_tensor, check_unchanged
-from grader.hidden_support import DTYPES, causal_mask, distinct_sizes, padding_mask, randint, randn, random_mask
+from grader.judge.compare import F64, GradingFailure, Mistake, check_tensor, check_unchanged
+from grader.judge.support import DTYPES, causal_mask, distinct_sizes, padding_mask, randint, randn, random_mask
 
 
 def divisor_heads(rng, d_model):

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from grader.compare import F64, GradingFailure, Mistake, check_tensor, check_unchanged
-from grader.hidden_block import allowed_from, load, make_layer, mistakes_for, run_reference, sizes
-from grader.hidden_support import DTYPES, causal_mask, padding_mask, randint, randn
+from grader.judge.compare import F64, GradingFailure, Mistake, check_tensor, check_unchanged
+from grader.judge.block import allowed_from, load, make_layer, mistakes_for, run_reference, sizes
+from grader.judge.support import DTYPES, causal_mask, padding_mask, randint, randn
 
 CONFIGS = [(nf, act) for nf in (False, True) for act in ("relu", "gelu")]
 CONFIG_IDS = [f"{'pre' if nf else 'post'}-LN-{act}" for nf, act in CONFIGS]

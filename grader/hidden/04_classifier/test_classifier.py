@@ -5,16 +5,16 @@ labels, computes accuracy and decides with an exact binomial test."""
 
 import torch
 
-from grader.compare import GradingFailure
-from grader.hidden_training import classify, random_init_model, task_of, trained_model
-from grader.stats import binomial_sf, majority_rate
+from grader.judge.compare import GradingFailure
+from grader.judge.trained import classify, random_init_model, task_of, trained_model
+from grader.judge.stats import binomial_sf, majority_rate
 
 ALPHA = 1e-6
 FLOOR = 0.65  # the challenge's "clearly better than random" on rt-polarity, in practice
 
 
 def _evaluate(learner):
-    cache = learner.options.setdefault("_scores", {})
+    cache = learner.run_cache.setdefault("scores", {})
     if "trained" not in cache:
         task = task_of(learner)
         ids, labels = task.inputs["test"], task.labels["test"]

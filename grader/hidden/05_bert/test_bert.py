@@ -10,12 +10,12 @@ import math
 import torch
 import torch.nn.functional as F
 
-from grader.compare import GradingFailure, describe_value
-from grader.hidden_training import (check_random_margin, check_unigram_margin, random_init_model, record_loss_metrics,
+from grader.judge.compare import GradingFailure, describe_value
+from grader.judge.trained import (check_random_margin, check_unigram_margin, random_init_model, record_loss_metrics,
                                     task_of, token_logits, trained_model)
 from grader.protocol import GeneratorSeed
-from grader.stats import unigram_token_losses
-from milestones.tasks.masked_lm import mask_for_evaluation
+from grader.judge.stats import unigram_token_losses
+from grader.judge.tasks import mask_for_evaluation
 
 EVAL_MASK_SEED = 20_221_012
 MAX_EXAMPLES = 600
@@ -30,7 +30,7 @@ def _example_losses(logits, labels):
 
 
 def _scores(learner):
-    cache = learner.options.setdefault("_scores", {})
+    cache = learner.run_cache.setdefault("scores", {})
     if "trained" not in cache:
         task = task_of(learner)
         spec = task.spec

@@ -7,11 +7,11 @@ continuations of test prompts shown in the results."""
 import torch
 import torch.nn.functional as F
 
-from grader.compare import GradingFailure
-from grader.hidden_training import (check_random_margin, check_unigram_margin, random_init_model, record_loss_metrics,
+from grader.judge.compare import GradingFailure
+from grader.judge.trained import (check_random_margin, check_unigram_margin, random_init_model, record_loss_metrics,
                                     task_of, token_logits, trained_model)
-from grader.stats import unigram_token_losses
-from milestones.tasks.causal_lm import windows as causal_windows
+from grader.judge.stats import unigram_token_losses
+from grader.judge.tasks import windows as causal_windows
 
 MAX_WINDOWS = 384
 
@@ -23,7 +23,7 @@ def _window_losses(logits, targets):
 
 
 def _scores(learner):
-    cache = learner.options.setdefault("_scores", {})
+    cache = learner.run_cache.setdefault("scores", {})
     if "trained" not in cache:
         task = task_of(learner)
         spec = task.spec

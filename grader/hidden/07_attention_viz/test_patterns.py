@@ -23,10 +23,10 @@ rest of the evidence."""
 
 import torch
 
-from grader.compare import GradingFailure, check_tensor, describe_value
-from grader.hidden_support import randint
-from grader.hidden_training import build, check_logits, task_of
-from grader.session import Remote
+from grader.judge.compare import GradingFailure, check_tensor, describe_value
+from grader.judge.support import randint
+from grader.judge.trained import build, check_logits, task_of
+from grader.judge.session import Remote
 
 ATOL = 1e-5  # float32 patterns; rows sum to 1 within this
 

@@ -11,8 +11,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from grader.compare import F64, GradingFailure, Mistake, check_tensor, describe_value
-from grader.hidden_support import DTYPES, causal_mask, distinct_sizes, padding_mask, randint, randn
+from grader.judge.compare import F64, GradingFailure, Mistake, check_tensor, describe_value
+from grader.judge.support import DTYPES, causal_mask, distinct_sizes, padding_mask, randint, randn
 
 
 def sizes(rng):

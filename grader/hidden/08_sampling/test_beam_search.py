@@ -12,8 +12,8 @@ import math
 import pytest
 import torch
 
-from grader.compare import GradingFailure, describe_value
-from grader.hidden_support import bigram_model, randint, separated_table
+from grader.judge.compare import GradingFailure, describe_value
+from grader.judge.support import bigram_model, randint, separated_table
 
 
 

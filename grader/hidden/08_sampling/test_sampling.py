@@ -14,8 +14,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from grader.compare import GradingFailure, Mistake, check_tensor, describe_value
-from grader.hidden_support import bigram_model, randint, separated_table
+from grader.judge.compare import GradingFailure, Mistake, check_tensor, describe_value
+from grader.judge.support import bigram_model, randint, separated_table
 from grader.protocol import GeneratorSeed
 
 DRAWS = 5000

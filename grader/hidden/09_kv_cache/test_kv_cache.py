@@ -13,10 +13,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from grader.client import LearnerException
-from grader.compare import GradingFailure, check_tensor, describe_value
-from grader.hidden_support import randint
-from grader.hidden_training import build, task_of
+from grader.judge.errors import LearnerException
+from grader.judge.compare import GradingFailure, check_tensor, describe_value
+from grader.judge.support import randint
+from grader.judge.trained import build, task_of
 
 ATOL = 1e-5
 SEED = 1234
@@ -26,7 +26,7 @@ SEED = 1234
 
 def model_of(learner, dtype=torch.float64):
     """build_model(spec) at a fixed seed, every parameter redrawn, in ``dtype``, eval mode (one per worker)."""
-    cache = learner.options.setdefault("_kv_models", {})
+    cache = learner.run_cache.setdefault("kv_models", {})
     key = (id(learner.worker), dtype)
     if key not in cache:
         learner.seed(SEED)

@@ -17,8 +17,8 @@ S_gen >= DELAY_FACTOR * S_mem and S_gen - S_mem >= MIN_DELAY_STEPS.
 
 import torch
 
-from grader.compare import GradingFailure
-from grader.hidden_training import check_logits, task_of, trained_model
+from grader.judge.compare import GradingFailure
+from grader.judge.trained import check_logits, task_of, trained_model
 
 TEST_FLOOR = 0.95  # final test accuracy, measured by the judge
 MEMORISED, GENERALISED = 0.99, 0.95  # train_acc and val_acc thresholds in the log
@@ -31,7 +31,7 @@ CLAIM = "from your training log, written by your code (a claim the judge cannot 
 
 def _predict(learner, split: str) -> torch.Tensor:
     """(N,) argmax predictions of the trained model on one split, cached per run."""
-    cache = learner.options.setdefault("_predictions", {})
+    cache = learner.run_cache.setdefault("predictions", {})
     if split not in cache:
         task = task_of(learner)
         ids, p = task.inputs[split].long(), task.spec["p"]
@@ -49,7 +49,7 @@ def _accuracy(learner, split: str) -> float:
 
 def _measured(learner) -> dict[str, float]:
     """Judge-measured accuracies of the final checkpoint, recorded once in the results."""
-    cache = learner.options.setdefault("_measured", {})
+    cache = learner.run_cache.setdefault("measured", {})
     if not cache:
         cache.update({split: _accuracy(learner, split) for split in ("train", "validation", "test")})
         learner.metrics.update({
@@ -73,7 +73,7 @@ def _record_examples(learner) -> None:
 
 def _log(learner) -> list[dict]:
     """The training log's records that carry a step, sorted by step."""
-    records = [r for r in learner.options.get("training_log") or [] if isinstance(r, dict)]
+    records = [r for r in (learner.trained.training_log if learner.trained else []) if isinstance(r, dict)]
     return sorted((r for r in records if isinstance(r.get("step"), (int, float))), key=lambda r: r["step"])
 
 

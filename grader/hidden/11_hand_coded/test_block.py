@@ -3,9 +3,9 @@ equivalent to nn.TransformerEncoderLayer (the programs run through it)."""
 
 import pytest
 
-from grader.compare import F64, check_tensor
-from grader.hidden_block import allowed_from, load, make_layer, mistakes_for, run_reference, sizes
-from grader.hidden_support import causal_mask, randn
+from grader.judge.compare import F64, check_tensor
+from grader.judge.block import allowed_from, load, make_layer, mistakes_for, run_reference, sizes
+from grader.judge.support import causal_mask, randn
 
 
 @pytest.mark.parametrize("norm_first,activation,causal", [(False, "relu", True), (True, "gelu", False)],

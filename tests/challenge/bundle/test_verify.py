@@ -74,12 +74,12 @@ def test_code_swapped_after_the_pass_is_caught_and_named(tmp_path, registry, ver
 
 
 def test_without_isolation_nothing_runs(registry, graded_bundle, monkeypatch):
-    import grader.runner
+    import grader.engine.runner
 
     def must_not_run(request):
         raise AssertionError("learner code ran without isolation")
 
-    monkeypatch.setattr(grader.runner, "run_milestone", must_not_run)
+    monkeypatch.setattr(grader.engine.runner, "run_milestone", must_not_run)
     with pytest.raises(IsolationUnavailable) as refused:
         verify_bundle(source=graded_bundle, registry=registry, isolation=lambda: "no network namespace (test)")
     assert refused.value.exit_code == 3 and "--allow-unisolated" in refused.value.hint

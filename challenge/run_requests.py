@@ -1,0 +1,77 @@
+"""The one place where a milestone becomes a grader request.
+
+``grade_request`` and ``train_request`` turn milestone data (budgets, the
+built-in policy) and the grading inputs (the task's data, a trained model)
+into the typed requests of ``grader.api``. Everything that grades or trains
+(test, watch, train, dev check, demo, verify) goes through here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from challenge.checkpoints import latest_checkpoint, load_checkpoint, read_training_log, require_same_data
+from challenge.errors import UsageError
+from challenge.taskdata import prepare_data
+from challenge.workspace import Workspace
+from grader.api import BuiltinPolicy, Budgets, GradeRequest, Isolation, TrainedModel, TrainRequest
+from milestones import Milestone, Registry
+
+
+def builtins_policy(registry: Registry, milestone: Milestone, passed: set[str]) -> BuiltinPolicy:
+    """What a run of ``milestone`` records (tracked) and refuses (forbidden).
+
+    The challenge's soft rule: a built-in is forbidden while the milestone that
+    replaces it has not passed (and always in that milestone itself); after
+    that, later milestones may use it. Everything is tracked and reported.
+    """
+    tracked: set[str] = set()
+    forbidden: set[str] = set(milestone.builtins.forbidden) | set(milestone.builtins.replaces)
+    for other in registry.milestones:
+        tracked.update(other.builtins.replaces, other.builtins.forbidden)
+        if other.id not in passed:
+            forbidden.update(other.builtins.replaces)
+    return BuiltinPolicy(tracked=tuple(sorted(tracked)), forbidden=tuple(sorted(forbidden)),
+                         why=milestone.builtins.why or "")
+
+
+def learner_file_of(workspace: Workspace, milestone: Milestone) -> Path:
+    path = workspace.milestone_dir(milestone.folder) / milestone.learner_file
+    if not path.is_file():
+        raise UsageError(f"{path} does not exist.", f"Start the milestone first: challenge start {milestone.id}")
+    return path
+
+
+def budgets_of(milestone: Milestone) -> Budgets:
+    grading = milestone.grading
+    return Budgets(call_timeout_s=grading.call_timeout_s, run_timeout_s=grading.run_timeout_s,
+                   memory_mb=grading.memory_mb)
+
+
+def grading_inputs(*, milestone: Milestone, milestone_dir: Path, cache_dir: Path) -> tuple[object, TrainedModel | None]:
+    """(task data, trained model) a milestone's hidden tests read: for a training milestone its data and the
+    latest checkpoint in ``milestone_dir``; for one with ``grading.task`` that task's data; else (None, None)."""
+    if milestone.training is None:
+        return (prepare_data(milestone, cache_dir=cache_dir) if milestone.grading.task else None), None
+    folder = latest_checkpoint(milestone_dir)
+    if folder is None:
+        raise UsageError(f"No trained model for '{milestone.id}' yet.", f"Train first: challenge train {milestone.id}")
+    state, config = load_checkpoint(folder)
+    task = prepare_data(milestone, cache_dir=cache_dir)
+    require_same_data(config, task, trained=milestone.id)
+    return task, TrainedModel(state=state, training_log=tuple(read_training_log(folder)))
+
+
+def grade_request(*, registry: Registry, milestone: Milestone, learner_file: Path, passed: set[str],
+                  task: object = None, trained: TrainedModel | None = None, seed: int | None = None,
+                  isolation: Isolation = "best", device: str = "cpu") -> GradeRequest:
+    return GradeRequest(milestone_id=milestone.id, folder=milestone.folder, learner_file=learner_file,
+                        policy=builtins_policy(registry, milestone, passed), budgets=budgets_of(milestone),
+                        seed=seed, device=device, isolation=isolation, task=task, trained=trained)
+
+
+def train_request(*, registry: Registry, milestone: Milestone, learner_file: Path, passed: set[str], task,
+                  budget_s: float, seed: int = 0, device: str = "cpu", isolation: Isolation = "best") -> TrainRequest:
+    return TrainRequest(milestone_id=milestone.id, learner_file=learner_file, task=task, budget_s=budget_s,
+                        policy=builtins_policy(registry, milestone, passed), memory_mb=milestone.grading.memory_mb,
+                        device=device, seed=seed, isolation=isolation)

@@ -1,0 +1,190 @@
+"""Run a milestone's hidden tests against a learner file (``grader.api.grade``).
+
+The judge (this process) runs pytest on ``grader/hidden/<folder>/``; the
+learner's code runs only in a worker forked inside the sandbox. A cold run
+starts the sandbox first, so that it imports torch while the judge imports
+pytest and the hidden tests; ``challenge watch`` passes a warm ``host``.
+
+The built-in rule is decided here, from the source text
+(``grader.judge.rules``) and the worker's record of what ran; it is one result
+of its own, beside the numerical tests, which run whatever it says.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import random
+import resource
+import time
+from pathlib import Path
+
+import grader
+from grader.api import GradeRequest, Interrupted
+from grader.engine.host import SandboxHost
+from grader.engine.sandbox import Limits
+from grader.fingerprint import HIDDEN_DIR, hidden_tests_sha256
+from grader.judge.rules import Violation, check_source, watched_operators
+from grader.results import RunResult, TestResult, overall_status
+
+MAX_SOURCE_BYTES = 2 * 1024 * 1024
+JUDGE_HEADROOM = 8 * 1024**3  # address space the judge may grow by while grading (references, data, replies)
+RULE_TEST = "uses no forbidden built-in"
+
+
+def host_for(request: GradeRequest) -> SandboxHost:
+    """A sandbox suited to ``request`` (started, not yet ready)."""
+    return SandboxHost(isolation=request.isolation, threads=request.threads,
+                       devices=("cuda",) if request.device.startswith("cuda") else ()).start()
+
+
+def limits_of(request: GradeRequest) -> Limits:
+    budgets = request.budgets
+    return Limits(memory_mb=budgets.memory_mb, cpu_s=int(budgets.run_timeout_s * request.threads + 60))
+
+
+@contextlib.contextmanager
+def judge_memory_ceiling():
+    """A ceiling on the judge's own address space while it grades (a soft limit, restored after)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    try:
+        with open("/proc/self/statm") as statm:
+            size = int(statm.read().split()[0]) * resource.getpagesize()
+    except (OSError, ValueError):
+        size = 0
+    ceiling = size + JUDGE_HEADROOM
+    if hard != resource.RLIM_INFINITY:
+        ceiling = min(ceiling, hard)
+    changed = soft == resource.RLIM_INFINITY or ceiling < soft
+    if changed:
+        resource.setrlimit(resource.RLIMIT_AS, (ceiling, hard))
+    try:
+        yield
+    finally:
+        if changed:
+            resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def run_milestone(request: GradeRequest, *, host: SandboxHost | None = None) -> RunResult:
+    seed = request.seed if request.seed is not None else random.randrange(1, 2**31)
+    folder = HIDDEN_DIR / request.folder
+    result = RunResult(milestone=request.milestone_id, status="error", grader_version=grader.GRADER_VERSION,
+                       hidden_tests_sha256=hidden_tests_sha256(folder), device=request.device, seed=seed,
+                       started_at=time.time())
+    started = time.perf_counter()
+    source = _read_source(request.learner_file, result)
+    if source is None:
+        return result
+    own_host = host is None
+    host = host or host_for(request)
+    violations = _static_violations(source, list(request.policy.forbidden))
+    try:
+        with judge_memory_ceiling():
+            _run_tests(request, host, seed, result)
+    except KeyboardInterrupt:
+        result.status = "interrupted"
+        raise Interrupted(result) from None
+    finally:
+        result.sandbox = host.mode.to_dict() | {"limits": vars(limits_of(request))}
+        result.duration_s = round(time.perf_counter() - started, 3)
+        if own_host:
+            host.close()
+    loaded = not result.message  # a file that could not be loaded is an error, whatever the rule says
+    _apply_rule(request, result, violations, show_pass=loaded)
+    if loaded:
+        result.status = overall_status(result.tests)
+    return result
+
+
+def _read_source(path: Path, result: RunResult) -> str | None:
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        result.message = f"{path} does not exist."
+        return None
+    if len(data) > MAX_SOURCE_BYTES:
+        result.message = f"{Path(path).name} is {len(data):,} bytes; a solution file may be at most {MAX_SOURCE_BYTES:,}."
+        return None
+    result.learner_file_sha256 = hashlib.sha256(data).hexdigest()
+    return data.decode("utf-8", errors="replace")
+
+
+def _static_violations(source: str, forbidden: list[str]) -> list[Violation]:
+    try:
+        return check_source(source, forbidden=forbidden)
+    except (SyntaxError, ValueError):
+        return []  # the worker's import reports the syntax error with its line
+
+
+def _run_tests(request: GradeRequest, host: SandboxHost, seed: int, result: RunResult) -> None:
+    import pytest  # after the sandbox has started: both import at once
+
+    from grader.engine.plugin import ResultsPlugin, classify
+    from grader.judge.errors import LearnerException, MissingSymbol, WorkerProblem
+    from grader.judge.session import LearnerSession, SessionConfig
+
+    forbidden = list(request.policy.forbidden)
+    config = SessionConfig(learner_file=request.learner_file, tracked=list(request.policy.tracked),
+                           limits=limits_of(request), call_timeout_s=request.budgets.call_timeout_s,
+                           run_timeout_s=request.budgets.run_timeout_s, threads=request.threads,
+                           operators=watched_operators(forbidden))  # the operator record costs time: only where it decides
+    session = LearnerSession(config, host=host, task=request.task, trained=request.trained)
+    try:
+        try:
+            session.ensure_worker()
+        except (LearnerException, MissingSymbol, WorkerProblem) as error:
+            _, message, hint = classify(error)
+            result.message = f"Your file could not be loaded. {message}" + (f"\nhint: {hint}" if hint else "")
+            return
+        plugin = ResultsPlugin(session, seed=seed)
+        args = [str(HIDDEN_DIR / request.folder), "-c", str(HIDDEN_DIR / "pytest.ini"), "--rootdir", str(HIDDEN_DIR),
+                "-q", "-p", "no:cacheprovider", "-p", "no:timeout", "--import-mode=importlib"]
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            exit_code = pytest.main(args, plugins=[plugin])
+        if exit_code == pytest.ExitCode.INTERRUPTED:
+            result.tests = plugin.results
+            raise KeyboardInterrupt
+        result.tests = plugin.results
+        if exit_code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            plugin.collection_errors.append(f"pytest exited with {exit_code!r}")
+        if plugin.collection_errors:
+            result.tests.append(TestResult(name="collecting the hidden tests", status="error", family="harness",
+                                           message="Harness error: " + "\n".join(plugin.collection_errors),
+                                           hint="This is a bug in the grader, not in your code."))
+        result.metrics = session.metrics
+        result.examples = session.examples
+    finally:
+        result.builtins_used = sorted(session.builtins_used)
+        result.forbidden_used = sorted(session.builtins_used & set(forbidden))
+        session.close()
+
+
+def _apply_rule(request: GradeRequest, result: RunResult, violations: list[Violation], *, show_pass: bool) -> None:
+    """The rule's own result, first: from the source (evidence the judge controls) and the worker's record (a claim)."""
+    forbidden = set(request.policy.forbidden)
+    if not forbidden:
+        return
+    used = sorted(set(result.forbidden_used) | {v.builtin for v in violations if v.builtin})
+    result.forbidden_used = used
+    if not violations and not result.forbidden_used:
+        if show_pass:
+            result.tests.insert(0, TestResult(name=RULE_TEST, status="pass", family="rule"))
+        return
+    why = request.policy.why or "this milestone asks you to write it yourself"
+    if used:
+        lines = [f"Your code uses {', '.join(used)}, which is not allowed here: {why}."]
+        hint = ("Write it from tensor operations. A built-in becomes allowed in later milestones once the milestone "
+                "that replaces it has passed. The other tests still check your numbers.")
+    else:
+        lines = [f"Your code uses a construct that could hide a forbidden built-in ({', '.join(sorted(forbidden))}), "
+                 "which this milestone does not allow."]
+        hint = ("Call torch by plain names (torch.*, F.*, nn.*): no eval/exec, getattr with a computed name on torch, "
+                "torch._C, ctypes, gc or frame tricks. The other tests still check your numbers.")
+    lines += [f"  {v.describe()}" for v in violations[:8]]
+    if len(violations) > 8:
+        lines.append(f"  ... and {len(violations) - 8} more")
+    if set(result.forbidden_used) - {v.builtin for v in violations}:
+        lines.append("  (seen at run time by the worker's record of what your code called)")
+    result.tests.insert(0, TestResult(name=RULE_TEST, status="fail", family="rule", message="\n".join(lines),
+                                      hint=hint))

@@ -1,0 +1,98 @@
+"""Judge-side orchestration of a learner's training run in the sandboxed worker.
+
+The judge sends the training and validation tensors (never test labels), the
+spec and the budget; the worker builds the learner's model, runs their
+``train(model, task)`` and sends the trained weights back.
+
+The budget is CPU time of the worker at a fixed thread count (recorded in the
+outcome): a busy machine makes a run take longer, not train less, so verdicts
+do not depend on the machine's load. Wall time is only an outer safety net.
+Ctrl-C asks the loop to stop (``task.should_stop()``); the model as it is at
+that moment is kept.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from grader.api import TrainRequest
+from grader.engine.host import SandboxHost
+from grader.engine.plugin import classify
+from grader.engine.runner import judge_memory_ceiling
+from grader.engine.sandbox import Limits
+from grader.engine.worker_process import WorkerProcess
+from grader.judge.errors import WorkerProblem, problem_of
+from grader.judge.rules import watched_operators
+from grader.results import TrainOutcome
+
+GRACE_S = 20.0  # wall seconds a loop may ignore should_stop() before it is interrupted
+WALL_FACTOR = 6.0  # the outer wall-clock limit: this many times the CPU budget per thread, on a very busy machine
+STATE_BYTES = 1 << 30  # the largest state dict the judge reads back
+
+
+def wall_limit_s(request: TrainRequest) -> float:
+    return request.budget_s * WALL_FACTOR + 4 * GRACE_S + 180  # building the model, moving data, saving
+
+
+def run_training(request: TrainRequest, *, on_progress: Callable[[dict], None] | None = None,
+                 on_stop_requested: Callable[[], None] | None = None) -> TrainOutcome:
+    devices = ("cuda",) if request.device.startswith("cuda") else ()
+    limits = Limits(memory_mb=request.memory_mb if request.device == "cpu" else 0,
+                    cpu_s=int(request.budget_s * 1.5 + 4 * GRACE_S * request.threads + 300))
+    host = SandboxHost(isolation=request.isolation, threads=request.threads, devices=devices).start()
+    outcome = TrainOutcome(status="error", threads=request.threads)
+    tracked = list(request.policy.tracked)
+    try:
+        with judge_memory_ceiling():
+            worker = host.spawn(learner_name=request.learner_file.name, limits=limits, threads=request.threads,
+                                tracked=tracked, operators=watched_operators(list(request.policy.forbidden)),
+                                call_timeout_s=120)
+            outcome.sandbox = host.mode.to_dict()
+            mark = worker.output_mark()
+            source = request.learner_file.read_text(encoding="utf-8", errors="replace")
+            response = worker.request("load", source=source, what=f"importing {request.learner_file.name}")
+            if response.get("ok"):
+                response = _train(worker, request, on_progress, on_stop_requested)
+            outcome.output = worker.output_since(mark)
+        used = [str(name) for name in response.get("builtins", []) if isinstance(name, str)]
+        outcome.builtins_used = sorted(used)
+        outcome.forbidden_used = sorted(set(used) & set(request.policy.forbidden))
+        if not response.get("ok"):
+            _, outcome.message, outcome.hint = classify(problem_of(response))
+            return outcome
+        value = response["value"]
+        outcome.status = "trained"
+        outcome.state = value["state"]
+        outcome.history = [r for r in value["history"] if isinstance(r, dict)]
+        outcome.stopped_by = str(value["outcome"])
+        outcome.elapsed_s = float(value["elapsed_s"])
+        outcome.cpu_s = float(value["cpu_s"])
+        outcome.threads = int(value["threads"])
+        outcome.tokens_seen = int(value["tokens_seen"])
+        return outcome
+    except WorkerProblem as problem:
+        _, outcome.message, outcome.hint = classify(problem)
+        return outcome
+    finally:
+        host.close()
+
+
+def _train(worker: WorkerProcess, request: TrainRequest, on_progress, on_stop_requested) -> dict:
+    worker.send("train", reply_bytes=STATE_BYTES, tensors=request.task.to_worker_tensors(("train", "validation")),
+                spec=request.task.spec, budget_s=request.budget_s, device=request.device, seed=request.seed,
+                grace_s=GRACE_S)
+    deadline = time.monotonic() + wall_limit_s(request)
+    what = f"training (budget {request.budget_s:g} CPU s)"
+    stop_asked = False
+    while True:
+        try:
+            return worker.receive(timeout=max(1.0, deadline - time.monotonic()), what=what, on_progress=on_progress)
+        except KeyboardInterrupt:
+            if stop_asked:
+                raise  # a second Ctrl-C: give up on the run
+            stop_asked = True
+            worker.request_stop()
+            deadline = min(deadline, time.monotonic() + 3 * GRACE_S)
+            if on_stop_requested:
+                on_stop_requested()

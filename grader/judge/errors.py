@@ -1,0 +1,63 @@
+"""What can go wrong when the judge asks the learner's code for something.
+
+Hidden tests and the engine share this vocabulary: a failed response from the
+worker becomes one of these exceptions, and the results plugin turns each
+kind into a status, a message and a hint.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class WorkerProblem(Exception):
+    """Base for every way a request into learner code can go wrong."""
+
+    status = "error"
+
+
+class LearnerException(WorkerProblem):
+    def __init__(self, message: str, traceback: str = "", type_name: str = ""):
+        super().__init__(message)
+        self.message, self.traceback, self.type_name = message, traceback, type_name
+
+
+class MissingSymbol(WorkerProblem):
+    def __init__(self, name: str):
+        super().__init__(f"{name} is not defined in your file")
+        self.name = name
+
+
+class WorkerTimeout(WorkerProblem):
+    def __init__(self, seconds: float, what: str):
+        super().__init__(f"{what} did not finish within {seconds:g} s (an infinite loop, or far too slow?)")
+        self.seconds = seconds
+
+
+class WorkerCrashed(WorkerProblem):
+    def __init__(self, reason: str):
+        super().__init__(f"your code crashed the worker process: {reason}")
+        self.reason = reason
+
+
+def problem_of(response: dict) -> WorkerProblem:
+    """The exception a failed response stands for."""
+    error = response.get("error", {})
+    if error.get("kind") == "missing":
+        return MissingSymbol(error.get("message", "?"))
+    return LearnerException(error.get("message", "unknown error"), error.get("traceback", ""), error.get("type", ""))
+
+
+def value_of(response: dict) -> Any:
+    """The value of a successful response; raises what a failed one stands for."""
+    if response.get("ok"):
+        return response.get("value")
+    raise problem_of(response)
+
+
+def handle_of(value: Any):
+    from grader.protocol import Handle  # torch-free import of this module: the sandbox starts before torch loads
+
+    if not isinstance(value, Handle):
+        raise LearnerException(f"expected an nn.Module, got {type(value).__name__}")
+    return value

@@ -1,0 +1,94 @@
+"""A record of the PyTorch built-ins the learner's code uses, kept inside the worker.
+
+Three signals, each a claim the judge weighs beside its own static reading of
+the source (``grader.judge.rules``), never the only evidence:
+
+- a TorchFunctionMode sees Python-level torch functions (``F.scaled_dot_product_attention``,
+  ``torch.autograd.grad``, methods such as ``Tensor.backward``);
+- a TorchDispatchMode sees the ATen operators actually executed, for the
+  operator names the judge asked to watch (``_scaled_dot_product_flash_attention_for_cpu``,
+  ``native_layer_norm``, ...), whatever Python spelling reached them;
+- a scan of the learner's modules finds instances of built-in module classes.
+"""
+
+from __future__ import annotations
+
+import importlib
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+import torch
+from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
+
+
+def resolve(dotted: str) -> Any | None:
+    """The object a dotted name stands for: a function, a class or a method (torch.Tensor.backward)."""
+    parts = dotted.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        try:
+            for attr in parts[cut:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            return None
+        return obj
+    return None
+
+
+class BuiltinRecord:
+    """``names``: dotted Python names to record; ``operators``: ATen name -> the dotted name it stands for."""
+
+    def __init__(self, names: list[str], operators: dict[str, str] | None = None):
+        self.functions: dict[int, str] = {}
+        self.classes: list[tuple[type, str]] = []
+        for name in names:
+            obj = resolve(name)
+            if isinstance(obj, type):
+                self.classes.append((obj, name))
+            elif obj is not None:
+                self.functions[id(obj)] = name
+        self.operators = dict(operators or {})
+        self.called: set[str] = set()
+
+    @contextmanager
+    def watching(self, *, operators: bool = True):
+        """Record while learner code runs. The operator record costs a Python call per ATen op:
+        training loops run without it (their models are graded under it afterwards)."""
+        record = self
+
+        class _Functions(TorchFunctionMode):
+            def __torch_function__(self, func, types, args=(), kwargs=None):
+                name = record.functions.get(id(func))
+                if name:
+                    record.called.add(name)
+                return func(*args, **(kwargs or {}))
+
+        class _Operators(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                name = record.operators.get(func.overloadpacket.__name__)
+                if name:
+                    record.called.add(name)
+                return func(*args, **(kwargs or {}))
+
+        with ExitStack() as stack:
+            if operators and self.operators:
+                stack.enter_context(_Operators())
+            stack.enter_context(_Functions())
+            yield
+
+    def scan(self, obj: Any, harness_owned: set[int]) -> None:
+        """Record built-in module classes used inside a learner's module."""
+        if not isinstance(obj, torch.nn.Module) or id(obj) in harness_owned:
+            return
+        for sub in obj.modules():
+            for cls, name in self.classes:
+                if isinstance(sub, cls):
+                    self.called.add(name)
+
+    def take(self) -> list[str]:
+        called, self.called = sorted(self.called), set()
+        return called

@@ -1,0 +1,440 @@
+"""Golden-file tests of the grading engine, exercism style.
+
+Each folder under ``fixtures/`` holds a learner file for milestone 01_attention
+(``attention.py``) and the expected results document (``expected.json``),
+normalised: per test its name, status and the first line of its message with
+digits masked; the overall status and the top-level message. Durations, seeds,
+hashes and absolute paths are dropped. ``run_milestone`` runs each fixture once
+(fixed seed, small per-call timeout) and the result is compared to the golden
+file. Regenerate after an intended change with::
+
+    UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/grader/engine/test_engine_golden.py
+
+Most fixtures are hostile: each must be neutralised with a named reason in the
+results, never hang the suite, never crash the judge and leave nothing behind
+(files, processes, scratch folders, cgroups). Fixtures that need a path or a
+port use ``@@PLACEHOLDERS@@`` that are filled in per session (unique paths) and
+mapped back when normalising.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import socket
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from challenge.run_requests import grade_request
+from grader import api
+from grader.engine.cgroup import _own_pids_cgroups
+from grader.results import OUTPUT_CAP, RunResult
+from milestones import load_registry
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+REPO = Path(__file__).resolve().parents[3]
+CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "attention.py").is_file())
+UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+SEED = 7
+CALL_TIMEOUT_S = 4.0  # small, so that the infinite loop costs seconds; ample for every honest call
+RUN_WALL_LIMIT_S = 90  # no single fixture may take longer (a hang would be far longer)
+SECRET = "xyz-" + uuid.uuid4().hex
+
+# Engine bugs with a fix pending in a file this suite does not own: the test states the wanted behaviour.
+KNOWN_BUGS: dict[str, str] = {}
+# Fixtures that only a real sandbox neutralises (Landlock, namespaces): skipped, with the reason, elsewhere.
+NEEDS_ISOLATION = {"env_secret", "fork_bomb", "fork_bomb_copies", "network", "orphan_processes", "read_home",
+                   "write_outside_scratch", "unix_socket"}
+# Fixtures whose golden file assumes a cap on the worker's tasks (a pids cgroup, or RLIMIT_NPROC when not root).
+NEEDS_TASK_LIMIT = {"fork_bomb", "fork_bomb_copies"}
+# Whether a fork bomb meets the task cap or the call timeout first depends on how fast the machine forks (its
+# load): their golden files pin names and statuses; the tests below pin what the bomb must not achieve.
+LOAD_DEPENDENT = {"fork_bomb", "fork_bomb_copies"}
+HARNESS_ERRORS: dict[str, str] = {}
+
+
+# -- running the fixtures --------------------------------------------------------------------
+
+
+class Engine:
+    """Runs each fixture at most once per session, with the probes hostile fixtures need."""
+
+    def __init__(self, root: Path):
+        self.token = uuid.uuid4().hex[:12]
+        self.root = root
+        self.scratch_parent = root / "scratch"  # where the judge's tempfile puts worker folders
+        self.scratch_parent.mkdir()
+        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.tcp.bind(("127.0.0.1", 0))
+        self.tcp.listen()
+        self.tcp.setblocking(False)
+        self.port = self.tcp.getsockname()[1]
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind(("127.0.0.1", self.port))
+        self.udp.setblocking(False)
+        home = tempfile.NamedTemporaryFile("w", dir=Path.home(), prefix=".challenge-probe-", delete=False)
+        home.write(f"private key {self.token}")
+        home.close()
+        self.home_file = Path(home.name)
+        self.escape_targets = [Path(tempfile.gettempdir()) / f"challenge-escape-{self.token}",
+                               REPO / f".challenge-escape-{self.token}",
+                               REPO / "grader" / "hidden" / f".challenge-escape-{self.token}"]
+        self.socket_path = Path("/tmp") / f"challenge-probe-{self.token}.sock"  # the host's /tmp, like tmux's socket
+        self.unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.unix.bind(str(self.socket_path))
+        self.unix.listen()
+        self.unix.setblocking(False)
+        sleep_base = 900_000 + int(self.token[:5], 16) % 90_000
+        self.sleep_args = [str(sleep_base), str(sleep_base + 1)]
+        self.placeholders = {
+            "@@TMP_TARGET@@": str(self.escape_targets[0]), "@@REPO_TARGET@@": str(self.escape_targets[1]),
+            "@@HIDDEN_TARGET@@": str(self.escape_targets[2]), "@@PORT@@": str(self.port),
+            "@@HOME_TARGET@@": str(self.home_file),
+            "@@REFERENCE@@": str(REPO / "milestones" / "01_attention" / "reference.py"),
+            "@@SLEEP1@@": self.sleep_args[0], "@@SLEEP2@@": self.sleep_args[1],
+            "@@SOCKET@@": str(self.socket_path),
+        }
+        self.results: dict[str, tuple[RunResult, float]] = {}
+        registry = load_registry()
+        self.registry, self.milestone = registry, registry.get("attention")
+
+    def run(self, case: str) -> tuple[RunResult, float]:
+        if case in NEEDS_ISOLATION and not self.isolated:
+            pytest.skip(f"{case} needs the full sandbox, and this machine gives: {self.sandbox}")
+        if case in NEEDS_TASK_LIMIT and "at most" not in self.sandbox.get("processes", ""):
+            pytest.skip(f"{case} needs a cap on the worker's tasks: {self.sandbox.get('processes')}")
+        if case not in self.results:
+            source = (FIXTURES / case / "attention.py").read_text()
+            for placeholder, value in self.placeholders.items():
+                source = source.replace(placeholder, value)
+            folder = self.root / "learners" / case
+            folder.mkdir(parents=True)
+            learner = folder / "attention.py"
+            learner.write_text(source)
+            request = grade_request(registry=self.registry, milestone=self.milestone, learner_file=learner,
+                                    passed=set(), seed=SEED)
+            budgets = dataclasses.replace(request.budgets, call_timeout_s=CALL_TIMEOUT_S, run_timeout_s=RUN_WALL_LIMIT_S)
+            started = time.monotonic()
+            result = api.grade(dataclasses.replace(request, budgets=budgets))
+            self.results[case] = (result, time.monotonic() - started)
+        return self.results[case]
+
+    @property
+    def sandbox(self) -> dict:
+        return self.run("reference_passes")[0].sandbox
+
+    @property
+    def isolated(self) -> bool:
+        return bool(self.sandbox.get("isolated"))
+
+    def unmap(self, text: str) -> str:
+        for placeholder, value in self.placeholders.items():
+            text = text.replace(value, placeholder)
+        return text.replace(str(REPO), "@@REPO@@")
+
+    def close(self) -> None:
+        self.tcp.close()
+        self.udp.close()
+        self.unix.close()
+        self.socket_path.unlink(missing_ok=True)
+        self.home_file.unlink(missing_ok=True)
+        for target in self.escape_targets:  # only there if a test below already failed
+            target.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    old_tempdir, old_secret = tempfile.tempdir, os.environ.get("CHALLENGE_TEST_SECRET")
+    engine = Engine(tmp_path_factory.mktemp("engine"))
+    tempfile.tempdir = str(engine.scratch_parent)  # worker scratch folders go here: easy to check for leaks
+    os.environ["CHALLENGE_TEST_SECRET"] = SECRET  # the judge has a secret the learner must not see
+    try:
+        yield engine
+    finally:
+        tempfile.tempdir = old_tempdir
+        if old_secret is None:
+            os.environ.pop("CHALLENGE_TEST_SECRET", None)
+        else:
+            os.environ["CHALLENGE_TEST_SECRET"] = old_secret
+        engine.close()
+
+
+# -- normalising and comparing ---------------------------------------------------------------
+
+
+def key(message: str, engine: Engine) -> str:
+    """The part of a message a golden file pins down: its first line, paths unmapped, numbers masked."""
+    first = engine.unmap(message.strip()).split("\n", 1)[0]
+    return re.sub(r"(?<![A-Za-z_])\d+", "N", first)[:160]  # (7, 9, 2) -> (N, N, N); float64 stays
+
+
+def normalise(result: RunResult, engine: Engine) -> dict:
+    return {"status": result.status, "message": key(result.message, engine),
+            "tests": [{"name": t.name, "status": t.status, "message": key(t.message, engine)} for t in result.tests]}
+
+
+def _fork_bomb_copies_wanted(reference: dict) -> dict:
+    """Only the tests that set the bomb off (float32, no mask) fail; the copies must not answer later requests."""
+    wanted = json.loads(json.dumps(reference)) | {"status": "fail"}
+    for test in wanted["tests"]:
+        name = test["name"]
+        if name.endswith("float32]") and ("no mask" in name or name.startswith("SelfAttention equals")):
+            test.update(status="error", message="Your code raised RuntimeError: fork bomb stopped: [Errno N] "
+                                                "Resource temporarily unavailable")
+    return wanted
+
+
+# For a known bug the golden file states the wanted result, derived from the reference's run.
+WANTED = {"fork_bomb_copies": _fork_bomb_copies_wanted}
+
+
+def golden_params() -> list:
+    """Every fixture; those with a known engine bug are strict xfails (their golden file states the wanted result)."""
+    return [pytest.param(case, id=case, marks=[pytest.mark.xfail(reason=KNOWN_BUGS[case], strict=True)]
+                         if case in KNOWN_BUGS and not UPDATE else []) for case in CASES]
+
+
+@pytest.mark.timeout(RUN_WALL_LIMIT_S + 30)
+@pytest.mark.parametrize("case", golden_params())
+def test_results_match_the_golden_file(engine, case):
+    path = FIXTURES / case / "expected.json"
+    if UPDATE and case in KNOWN_BUGS:
+        wanted = WANTED[case](normalise(engine.run("reference_passes")[0], engine))
+        path.write_text(json.dumps(wanted, indent=2, ensure_ascii=False) + "\n")
+        pytest.skip("wrote the wanted result of a known bug")
+    result, wall = engine.run(case)
+    got = normalise(result, engine)
+    if UPDATE:
+        path.write_text(json.dumps(got, indent=2, ensure_ascii=False) + "\n")
+    assert path.is_file(), f"no golden file for {case}: run with UPDATE_GOLDEN=1"
+    expected = json.loads(path.read_text())
+    assert got["status"] == expected["status"]
+    assert got["message"] == expected["message"]
+    assert [(t["name"], t["status"]) for t in got["tests"]] == [(t["name"], t["status"]) for t in expected["tests"]]
+    if case not in LOAD_DEPENDENT:
+        assert got == expected
+    assert wall < RUN_WALL_LIMIT_S + (30 if case in LOAD_DEPENDENT else 0)
+
+
+@pytest.mark.timeout(RUN_WALL_LIMIT_S + 30)
+@pytest.mark.parametrize("case", [pytest.param(c, marks=[pytest.mark.xfail(reason=HARNESS_ERRORS[c], strict=True)])
+                                  if c in HARNESS_ERRORS else c for c in CASES])
+def test_every_problem_has_a_named_reason(engine, case):
+    """Nothing fails silently and nothing is blamed on the harness: every non-pass says why."""
+    result, _ = engine.run(case)
+    if result.status == "error" and not result.tests:
+        assert result.message.startswith("Your file could not be loaded.")
+    for test in result.tests:
+        if test.status != "pass":
+            assert test.message.strip(), test.name
+            assert "Harness error" not in test.message, f"{test.name}: {test.message}"
+
+
+# -- what each hostile fixture must not achieve ---------------------------------------------
+
+
+def _hidden(result: RunResult) -> list:
+    """The hidden tests' results, without the built-in rule's (its own result, first)."""
+    return [t for t in result.tests if t.family != "rule"]
+
+
+def _outputs(result: RunResult) -> list[str]:
+    return [t.output for t in _hidden(result)]
+
+
+def _dump(result: RunResult) -> str:
+    return json.dumps(result.to_dict())
+
+
+def _processes_with(markers: list[str]) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if any(marker in argv for marker in markers):
+            found.append(f"{entry.name}: {argv[:200]}")
+    return found
+
+
+def test_reference_passes_every_test(engine):
+    result, _ = engine.run("reference_passes")
+    assert result.status == "pass" and result.tests and result.passed == len(result.tests)
+
+
+def test_infinite_loop_times_out_one_test_and_the_next_ones_run(engine):
+    result, wall = engine.run("infinite_loop")
+    statuses = [t.status for t in result.tests]
+    timed_out = [i for i, t in enumerate(result.tests) if t.message.startswith("Time limit")]
+    assert len(timed_out) == 1 and statuses[timed_out[0]] == "error"
+    assert all(s == "pass" for i, s in enumerate(statuses) if i != timed_out[0])  # a fresh worker took over
+    assert f"{CALL_TIMEOUT_S:g} s" in result.tests[timed_out[0]].message
+    assert wall < 3 * CALL_TIMEOUT_S + 20
+
+
+def test_memory_hog_is_a_clean_error(engine):
+    result, wall = engine.run("memory_hog")
+    hogging = [t for t in result.tests if t.status != "pass"]
+    assert hogging and all("allocate" in t.message for t in hogging)
+    assert wall < 30
+
+
+@pytest.mark.parametrize("case, reason", [("sys_exit", "sys.exit(3)"), ("os_exit", "exited with status 0"),
+                                          ("segfault", "segmentation fault")])
+def test_exits_and_crashes_are_named(engine, case, reason):
+    result, _ = engine.run(case)
+    bad = [t for t in _hidden(result) if t.status != "pass"]
+    assert bad and all(reason in t.message.lower() for t in bad)
+    assert any(t.status == "pass" for t in _hidden(result))  # the worker was replaced for the tests after
+
+
+def test_megabytes_of_output_are_capped_and_do_not_spill_into_later_tests(engine):
+    result, _ = engine.run("big_output")
+    assert result.status == "pass"
+    first, *rest = _outputs(result)
+    assert first.startswith("[output truncated:") and "spam spam" in first
+    assert len(first) <= OUTPUT_CAP + 100
+    assert not any("truncated" in output for output in rest)
+    assert len(_dump(result)) < 50_000
+
+
+def _refused(message: str) -> bool:
+    """Not mounted (the strong sandbox), read-only (mounted), or denied (Landlock in the fallback)."""
+    return any(word in message for word in ("PermissionError", "FileNotFoundError", "Read-only file system"))
+
+
+def test_writes_outside_the_scratch_folder_fail(engine):
+    result, _ = engine.run("write_outside_scratch")
+    tests = [t for t in result.tests if t.family != "rule"]
+    assert tests and all(t.status == "error" and _refused(t.message) for t in tests)
+    for target in engine.escape_targets:
+        assert not target.exists(), f"the learner wrote {target}"
+
+
+def test_network_is_unreachable(engine):
+    result, _ = engine.run("network")
+    tests = [t for t in result.tests if t.family != "rule"]
+    assert tests and all(t.status == "error" for t in tests)
+    assert all("PermissionError" in t.message or "unreachable" in t.message for t in tests)
+    with pytest.raises(BlockingIOError):
+        engine.tcp.accept()
+    with pytest.raises(BlockingIOError):
+        engine.udp.recvfrom(100)
+
+
+def test_unix_sockets_of_the_host_receive_nothing(engine):
+    result, _ = engine.run("unix_socket")
+    calls = [t for t in _hidden(result) if t.status != "pass"]
+    assert calls and all("FileNotFoundError" in t.message for t in calls)
+    assert "ESCAPED" not in _dump(result)
+    with pytest.raises(BlockingIOError):
+        engine.unix.accept()
+
+
+def test_an_oversized_reply_is_refused_unread(engine):
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result, _ = engine.run("oversized_reply")
+    grew_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    refused = [t for t in _hidden(result) if "refused unread" in t.message]
+    assert refused and all(t.status == "error" for t in refused)
+    assert any(t.status == "pass" for t in _hidden(result))  # float32 calls and the module still work
+    assert grew_mb < 400, f"the judge grew by {grew_mb:.0f} MB"
+
+
+@pytest.mark.parametrize("case, spelling", [("rule_aten_operator", "_scaled_dot_product_attention_math"),
+                                            ("rule_disabled_record", "DisableTorchFunction"),
+                                            ("rule_record_cleared", "import gc")])
+def test_ways_around_the_builtin_rule_fail_it_by_name(engine, case, spelling):
+    result, _ = engine.run(case)
+    rule = [t for t in result.tests if t.family == "rule"]
+    assert len(rule) == 1 and rule[0].status == "fail" and spelling in rule[0].message
+    assert "asks you to write it yourself" in rule[0].message or "could hide" in rule[0].message
+    assert result.status == "fail"
+    assert any(t.status == "pass" for t in _hidden(result))  # the numbers are still checked and reported
+
+
+def test_the_judges_environment_is_not_visible(engine):
+    result, _ = engine.run("env_secret")
+    assert result.status == "pass"  # the fixture raises as soon as it finds the secret
+    assert "searched the environment of" in _hidden(result)[0].output  # it really looked
+    assert SECRET not in _dump(result)
+
+
+def test_the_verifiers_home_and_the_reference_solution_are_unreadable(engine):
+    result, _ = engine.run("read_home")
+    tests = [t for t in result.tests if t.family != "rule"]
+    assert tests and all(t.status == "error" and _refused(t.message) for t in tests)
+    assert engine.token not in _dump(result).replace(engine.home_file.name, "")
+    assert "scores = q @ k.transpose" not in _dump(result)
+
+
+def test_fork_bomb_is_stopped_by_the_task_limit(engine):
+    result, wall = engine.run("fork_bomb")
+    tests = [t for t in result.tests if t.family != "rule"]
+    assert tests and all(t.status == "error" for t in tests)
+    # after the bomb filled the task budget, torch's own threads cannot start: a crash of the learner's making
+    assert all(any(reason in t.message for reason in ("fork bomb stopped", "Time limit", "could not start", "crashed"))
+               for t in tests)
+    assert wall < RUN_WALL_LIMIT_S + 30  # the run's own limit stops it (forks are slow on a busy machine)
+
+
+def test_forked_copies_of_the_worker_do_not_answer_requests(engine):
+    result, _ = engine.run("fork_bomb_copies")
+    for test in result.tests:
+        if test.name.endswith("float32]") and ("no mask" in test.name or test.name.startswith("SelfAttention equals")):
+            assert test.status == "error" and ("fork" in test.message or "Time limit" in test.message), test.name
+        else:
+            assert test.status == "pass", f"{test.name}: {test.message}"
+
+
+def test_daemons_do_not_outlive_the_run(engine):
+    result, _ = engine.run("orphan_processes")
+    assert result.status == "pass"
+    assert "spawned sleep daemons" in _hidden(result)[0].output
+    assert _processes_with([f"sleep {arg}" for arg in engine.sleep_args]) == []
+
+
+def test_patching_torch_comparisons_in_the_worker_changes_nothing(engine):
+    result, _ = engine.run("monkeypatch_torch")
+    compared = [t for t in result.tests if "matches" in t.name or "equals" in t.name]
+    assert compared and all(t.status == "fail" and "values differ" in t.message for t in compared)
+
+
+def test_lying_objects_never_reach_a_comparison(engine):
+    result, _ = engine.run("lying_objects")
+    function = [t for t in result.tests if t.name.startswith("matches")]
+    module = [t for t in result.tests if t.name.startswith("SelfAttention equals")]
+    assert all(t.status == "fail" and "Sneaky (a Tensor subclass)" in t.message for t in function)
+    assert all(t.status == "fail" and "AlwaysEqual" in t.message for t in module)
+
+
+def test_protocol_tampering_crashes_the_worker_with_a_reason(engine):
+    result, _ = engine.run("protocol_tamper")
+    bad = [t for t in result.tests if t.status != "pass"]
+    assert any("malformed message" in t.message for t in bad)
+    assert any("answered request 1000000" in t.message for t in bad)
+    assert all("malformed message" in t.message or "answered request" in t.message for t in bad)
+    assert any(t.status == "pass" for t in result.tests)
+
+
+def test_nothing_leaks(engine):
+    """Last: after every run, no scratch folder, cgroup, file or process is left behind."""
+    engine.run("reference_passes")
+    leftovers = list(engine.scratch_parent.iterdir())
+    assert leftovers == [], leftovers
+    for parent in _own_pids_cgroups():
+        assert list(parent.glob(f"challenge-worker-{os.getpid()}-*")) == []
+    assert _processes_with([str(engine.scratch_parent), *(f"sleep {a}" for a in engine.sleep_args)]) == []
+    for target in engine.escape_targets:
+        assert not target.exists()
