@@ -19,7 +19,6 @@ tampered bundle, 3 refused (no isolation here).
 from __future__ import annotations
 
 import hashlib
-import json
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,8 +31,10 @@ from challenge.bundle.extract import Limits
 from challenge.bundle.integrity import OpenedBundle, open_bundle
 from challenge.errors import ChallengeError
 from challenge.progress import MilestoneProgress, derive_progress
-from challenge.timekeeping import DEFAULT_IDLE_THRESHOLD_S, account
-from challenge.workspace import CONFIG_NAME
+from challenge.results_document import read_results
+from challenge.safe_json import read_json_file
+from challenge.timekeeping import account
+from challenge.workspace import CONFIG_NAME, read_config
 from milestones import Milestone, Registry
 
 
@@ -146,7 +147,7 @@ def _known(registry: Registry) -> set[str]:
 def _claims(opened: OpenedBundle, registry: Registry) -> list[MilestoneVerification]:
     events = opened.log.events
     progress = derive_progress(events)
-    idle = _idle_threshold(opened.workspace / CONFIG_NAME)
+    idle = read_config(opened.workspace / CONFIG_NAME).idle_threshold_s  # checked by the integrity checks
     times = account(events, now=opened.manifest.created_at, idle_threshold_s=idle)
     titles = {m.id: m.title for m in registry.milestones}
     order = [m.id for m in registry.milestones]
@@ -164,13 +165,6 @@ def _claims(opened: OpenedBundle, registry: Registry) -> list[MilestoneVerificat
             check.notes.append("unknown to this harness: not re-graded")
         found.append(check)
     return found
-
-
-def _idle_threshold(path: Path) -> float:
-    try:
-        return float(json.loads(path.read_text(encoding="utf-8")).get("idle_threshold_s", DEFAULT_IDLE_THRESHOLD_S))
-    except (OSError, ValueError, TypeError, AttributeError):
-        return DEFAULT_IDLE_THRESHOLD_S
 
 
 def _regrade(opened: OpenedBundle, registry: Registry, verification: Verification, options: VerifyOptions,
@@ -258,7 +252,10 @@ def _note_changed_code(opened: OpenedBundle, check: MilestoneVerification, learn
     path = (base / attempt.results_file).resolve()
     if not path.is_relative_to(base):  # the log is not trusted to point outside the bundle
         return
-    claimed_sha = _read_json(path).get("learner_file_sha256")
+    try:
+        claimed_sha = read_results(path).get("learner_file_sha256")
+    except (OSError, ValueError):  # checked by the integrity checks; a results file outside them is not trusted
+        return
     if claimed_sha and claimed_sha != hashlib.sha256(learner.read_bytes()).hexdigest():
         check.notes.append("the shipped code differs from the code of the logged pass (edited afterwards)")
 
@@ -300,7 +297,7 @@ def _retrain(milestone: Milestone, learner: Path, opened: OpenedBundle, registry
 
 def _read_json(path: Path) -> dict:
     try:
-        loaded = json.loads(path.read_text(encoding="utf-8"))
+        loaded = read_json_file(path, max_bytes=1 << 20)
         return loaded if isinstance(loaded, dict) else {}
     except (OSError, ValueError):
         return {}

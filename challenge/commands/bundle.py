@@ -25,6 +25,9 @@ def submit(
     export_dir: Annotated[Optional[Path], typer.Option("--export-dir", help="Also (or, without --output, only) write "
                                                        "the same content as a folder to push as a GitHub repository; "
                                                        "its README is your report.")] = None,
+    accept_log_loss: Annotated[bool, typer.Option("--accept-log-loss", help="Submit even though events are missing "
+                                                  "from your event log (cut off or deleted); the loss is recorded in "
+                                                  "the bundle and shown to the receiver.")] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Write one bundle to send to an employer (they re-grade it with `challenge verify`).
@@ -42,7 +45,10 @@ def submit(
     from challenge.commands.context import open_context
 
     ctx = open_context(workspace)
-    result = write_bundle(workspace=ctx.workspace, registry=ctx.registry, output=output, export_dir=export_dir)
+    result = write_bundle(workspace=ctx.workspace, registry=ctx.registry, output=output, export_dir=export_dir,
+                          accept_log_loss=accept_log_loss)
+    for loss in result.manifest.event_log.losses:
+        out.warn(f"recorded in the bundle: events lost from your log ({loss})")
     for milestone in result.in_progress:
         out.warn(f"'{milestone}' is in progress: it goes in the bundle as not passed.")
     for warning in result.warnings:
