@@ -106,6 +106,8 @@ class Manifest(_Strict):
     def to_dict(self) -> dict[str, Any]:
         document = self.model_dump(by_alias=True, mode="json")
         document["files"] = dict(sorted(document["files"].items()))
+        if not document["event_log"]["losses"]:  # only a bundle submitted with --accept-log-loss has them
+            del document["event_log"]["losses"]
         return {"schema": document.pop("schema"), "version": document.pop("version"), **document}
 
     @classmethod

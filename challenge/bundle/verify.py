@@ -38,6 +38,11 @@ from challenge.workspace import CONFIG_NAME, read_config
 from milestones import Milestone, Registry
 
 
+WHAT_IT_PROVES = ("What this proves: the code passes the hidden tests on this machine, and the bundle is consistent "
+                  "as packed. It cannot prove who wrote the code, nor that the time, attempts and help columns are "
+                  "complete: they are the learner's own record.")
+
+
 @dataclass(frozen=True)
 class VerifyOptions:
     retrain: bool = False
@@ -57,6 +62,8 @@ class MilestoneVerification:
     hints: int = 0
     peeks: int = 0
     builtins_used: list[str] = field(default_factory=list)
+    similarity: float | None = None  # of the shipped file to the reference (challenge.similarity), None: not measured
+    similarity_flagged: bool = False
     retrained: str | None = None  # pass | fail | error with --retrain, training milestones only
     notes: list[str] = field(default_factory=list)
     sandbox: dict[str, Any] = field(default_factory=dict)
@@ -96,7 +103,7 @@ class Verification:
                 "created_at": self.created_at, "exit_code": self.exit_code,
                 "problems": [p.to_dict() for p in self.problems], "warnings": self.warnings,
                 "grader_version": self.grader_version, "bundle_grader_version": self.bundle_grader_version,
-                "milestones": [m.to_dict() for m in self.milestones]}
+                "milestones": [m.to_dict() for m in self.milestones], "what_this_proves": WHAT_IT_PROVES}
 
 
 def isolation_problem() -> str | None:
@@ -182,6 +189,7 @@ def _regrade(opened: OpenedBundle, registry: Registry, verification: Verificatio
             check.notes.append(f"no code in the bundle ({milestone.folder}/{milestone.learner_file})")
             continue
         _note_changed_code(opened, check, learner)
+        _measure_similarity(check, learner, registry.folder(milestone))
         grading = _grade(milestone, learner, opened, registry, verified_passed, options, scratch, check)
         if grading is not None:
             _record(check, grading, opened, verification)
@@ -240,6 +248,18 @@ def _record(check: MilestoneVerification, result, opened: OpenedBundle, verifica
     if result.sandbox and not result.sandbox.get("isolated"):
         verification.warnings.append(f"{check.id}: re-graded without full isolation ({result.sandbox.get('network')}, "
                                      f"{result.sandbox.get('filesystem')})")
+
+
+def _measure_similarity(check: MilestoneVerification, learner: Path, milestone_folder: Path) -> None:
+    """How much of the shipped file the reference shares: read as text, nothing runs."""
+    from challenge.similarity import THRESHOLD, read_source, reference_similarity
+
+    source = read_source(learner)
+    check.similarity = reference_similarity(source, milestone_folder) if source is not None else None
+    if check.similarity is not None and check.similarity >= THRESHOLD:
+        check.similarity_flagged = True
+        check.notes.append(f"the code shares {check.similarity:.0%} of its code with the reference (flagged at "
+                           f"{THRESHOLD:.0%}; renaming and layout do not count): as good as a copy")
 
 
 def _note_changed_code(opened: OpenedBundle, check: MilestoneVerification, learner: Path) -> None:

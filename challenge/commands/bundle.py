@@ -95,7 +95,7 @@ def verify(
     from milestones import load_registry
 
     def progress(milestone: str) -> None:
-        out.err_console.print(f"[dim]Re-grading {milestone} in the sandbox ...[/dim]")
+        out.err_console.print(f"[dim]Re-grading {out.untrusted(milestone)} in the sandbox ...[/dim]")
 
     verification = verify_bundle(source=bundle, registry=load_registry(), on_milestone=progress,
                                  options=VerifyOptions(retrain=retrain, allow_unisolated=allow_unisolated, seed=seed))
@@ -141,7 +141,7 @@ def show(
     for warning in shown.warnings:
         out.warn(warning)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(shown.created_at))
-    out.err_console.print(f"[dim]Bundle of {shown.handle}, submitted {stamp}; integrity checks passed; "
+    out.err_console.print(f"[dim]Bundle of {out.untrusted(shown.handle)}, submitted {stamp}; integrity checks passed; "
                           "nothing in it was run (re-grade with challenge verify).[/dim]")
     if output is not None:
         written = write_report(shown.report, fmt=format.value, output=output)
