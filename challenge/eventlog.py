@@ -34,7 +34,7 @@ from typing import Any
 
 from filelock import FileLock
 
-from challenge.events import EventLine, data_problem, line_problem
+from challenge.events import data_problem, line_problem
 from challenge.safe_json import UntrustedJSON, load_json, read_json_file
 from challenge.storage import fsync_dir, write_json_atomic
 
@@ -119,7 +119,7 @@ def chain_hash(prev: str, body: dict[str, Any]) -> str:
 
 
 def _parse(line: bytes) -> tuple[dict | None, str, str]:
-    """(the line's envelope, "", "") or (None, kind, why) for a line that is not an event."""
+    """(the parsed line, "", "") when it is an event line, or (None, kind, why) when it is not."""
     if len(line) > MAX_LINE_BYTES:
         return None, "malformed", f"a line longer than {MAX_LINE_BYTES} bytes"
     try:
@@ -135,9 +135,9 @@ def _parse(line: bytes) -> tuple[dict | None, str, str]:
 
 
 def _event(raw: dict) -> Event:
-    line = EventLine.model_validate(raw)
-    return Event(seq=line.seq, ts=line.ts, type=line.type, milestone=line.milestone, data=raw.get("data", {}),
-                 prev=line.prev, hash=line.hash)
+    """The Event of a line ``_parse`` accepted (its envelope is well-typed; ``ts`` may be written as an int)."""
+    return Event(seq=raw["seq"], ts=float(raw["ts"]), type=raw["type"], milestone=raw.get("milestone"),
+                 data=raw.get("data", {}), prev=raw["prev"], hash=raw["hash"])
 
 
 def read_log(path: Path, *, required: bool = False) -> LogReading:
