@@ -96,7 +96,7 @@ def test_the_cli_prints_the_table_and_json(registry, verifier, graded_bundle, ca
     printed = capsys.readouterr().out
     for column in ("milestone", "claimed", "verified", "time", "attempts", "help used", "built-ins"):
         assert column in printed
-    assert "VERIFIED" in printed and "network none" in printed and "100% (flagged)" in printed
+    assert "VERIFIED" in printed and "network none" in printed and "100%" in printed  # like the reference
     flat = " ".join(printed.split())
     assert "What this proves: the code passes the hidden tests on this machine, and the bundle is consistent as " \
            "packed. It cannot prove who wrote the code, nor that the time, attempts and help columns are complete: " \
