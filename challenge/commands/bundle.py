@@ -79,7 +79,12 @@ def verify(
     Integrity first (safe extraction, manifest and sha256 of every file, the event
     log's hash chain); then the learner's code runs in the sandbox (no network, no
     access to your files) against this machine's hidden tests. Results documents in
-    the bundle are never trusted.
+    the bundle are never trusted. Per milestone it also shows how much of the code is
+    shared with the reference solution (read as text, nothing runs).
+
+    It proves the code passes here and the bundle is consistent as packed; it cannot
+    prove who wrote the code, nor that the time, attempts and help are complete (they
+    are the learner's own record).
 
     Exit status: 0 every claimed pass verified, 1 a claim did not verify,
     2 the bundle is invalid or tampered (nothing was run), 3 refused: this machine
