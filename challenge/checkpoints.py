@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from challenge.errors import ChallengeError, UsageError
+from challenge.safe_json import load_json, read_json_file
 from challenge.storage import write_atomic, write_json_atomic
 from challenge.workspace import Workspace
 from milestones import Milestone
@@ -46,7 +47,7 @@ def save_checkpoint(*, workspace: Workspace, milestone: Milestone, outcome, task
 def latest_checkpoint(milestone_dir: Path) -> Path | None:
     pointer = milestone_dir / CHECKPOINTS / LATEST
     try:
-        stamp = json.loads(pointer.read_text(encoding="utf-8"))["checkpoint"]
+        stamp = read_json_file(pointer, max_bytes=4096)["checkpoint"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
     folder = milestone_dir / CHECKPOINTS / str(stamp)
@@ -58,7 +59,9 @@ def load_checkpoint(folder: Path) -> tuple[dict, dict]:
     from safetensors.torch import load_file
 
     try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        config = read_json_file(folder / "config.json", max_bytes=1 << 20)
+        if not isinstance(config, dict):
+            raise ValueError("config.json is not a mapping")
         return load_file(str(folder / "model.safetensors")), config
     except (OSError, ValueError) as error:
         raise ChallengeError(f"The checkpoint in {folder} is unreadable ({error}).",
@@ -82,8 +85,8 @@ def read_training_log(folder: Path) -> list[dict]:
     records = []
     for line in lines:
         try:
-            record = json.loads(line)
-        except ValueError:
+            record = load_json(line, max_bytes=64 * 1024, max_depth=8)
+        except ValueError:  # UntrustedJSON included: too long or too deep is skipped like unreadable
             continue
         if isinstance(record, dict):
             records.append(record)

@@ -44,6 +44,10 @@ class LogCorrupted(ChallengeError):
     """The event log's hash chain is broken (edited or deleted lines)."""
 
 
+class LogLoss(ChallengeError):
+    """Events are missing from the end of the log, or the log was deleted (see ``challenge.eventlog``)."""
+
+
 @dataclass(frozen=True)
 class UserMessage:
     message: str

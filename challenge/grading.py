@@ -4,7 +4,6 @@ document and log the attempt."""
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +65,9 @@ def run_tests(*, workspace: Workspace, registry: Registry, milestone: Milestone,
 
 
 def load_results(path: Path):
+    """A saved results document as a RunResult, checked first (``challenge.results_document``): OSError or
+    UntrustedJSON when it is not one."""
+    from challenge.results_document import read_results
     from grader.results import RunResult
 
-    return RunResult.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+    return RunResult.from_dict(read_results(Path(path)))

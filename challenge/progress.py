@@ -108,28 +108,3 @@ def _count(value: Any) -> int:
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
-
-# Numeric fields the bookkeeping reads, per event type: None allowed where optional.
-_NUMERIC_FIELDS = {
-    "test": {"passed": False, "total": False},
-    "time_adjust": {"seconds": False},
-    "hint": {"index": False},
-    "start": {"predict_hours": True, "predict_pass": True},
-    "prediction": {"value": True},
-}
-
-
-def unreadable_fields(event: Event) -> list[str]:
-    """Fields of ``event`` that should hold a number and do not (a hand-edited log)."""
-    bad = []
-    fields = dict(_NUMERIC_FIELDS.get(event.type, {}), busy_s=True)
-    for name, optional in fields.items():
-        value = event.data.get(name)
-        if value is None and (optional or name not in event.data):
-            continue
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
-            bad.append(name)
-    edits = event.data.get("edits")
-    if edits is not None and not (isinstance(edits, list) and all(isinstance(t, (int, float)) for t in edits)):
-        bad.append("edits")
-    return bad

@@ -3,10 +3,14 @@ failures expanded with message, hint and output, then a summary."""
 
 from __future__ import annotations
 
-from rich.markup import escape
+from functools import partial
+
 from rich.panel import Panel
 
-from challenge.output import Output
+from challenge.output import Output, untrusted
+
+# Names, messages and the learner's captured output may hold anything their code printed.
+escape = partial(untrusted, multiline=True)
 
 ICON = {"pass": "[green]✓[/green]", "fail": "[red]✗[/red]", "error": "[magenta]![/magenta]"}
 

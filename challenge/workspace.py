@@ -8,16 +8,19 @@ workspace, then the single workspace under ``./submissions``.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from challenge.errors import ChallengeError, WorkspaceExists, WorkspaceNotFound
 from challenge.eventlog import EventLog
+from challenge.safe_json import UntrustedJSON, read_model
 from challenge.storage import write_json_atomic
 from challenge.timekeeping import DEFAULT_IDLE_THRESHOLD_S
 
@@ -25,7 +28,20 @@ CONFIG_NAME = "workspace.json"
 LOG_NAME = "events.jsonl"
 WORKSPACE_FORMAT = 1
 ENV_VAR = "CHALLENGE_WORKSPACE"
-HANDLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+HANDLE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
+HANDLE = re.compile(HANDLE_PATTERN)
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
+class ConfigDocument(BaseModel):
+    """workspace.json as read: strictly typed, unknown keys ignored (the ``note`` it carries, say)."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    handle: Annotated[str, Field(pattern=HANDLE_PATTERN)]
+    created_at: Annotated[float, Field(allow_inf_nan=False)]
+    idle_threshold_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] = DEFAULT_IDLE_THRESHOLD_S
+    format_version: Annotated[int, Field(ge=1)] = WORKSPACE_FORMAT
 
 
 @dataclass(frozen=True)
@@ -53,7 +69,7 @@ class Workspace:
 
     @property
     def log(self) -> EventLog:
-        return EventLog(self.root / LOG_NAME, clock=self.clock)
+        return EventLog(self.root / LOG_NAME, clock=self.clock, required=True)
 
     def milestone_dir(self, folder: str) -> Path:
         return self.root / folder
@@ -62,18 +78,23 @@ class Workspace:
         return self.root / folder / "results"
 
 
+def read_config(path: Path) -> WorkspaceConfig:
+    """workspace.json, read as untrusted JSON; raises ``UntrustedJSON`` (or OSError) saying why not."""
+    document = read_model(ConfigDocument, path, max_bytes=MAX_CONFIG_BYTES)
+    return WorkspaceConfig(handle=document.handle, created_at=document.created_at,
+                           idle_threshold_s=document.idle_threshold_s, format_version=document.format_version)
+
+
 def _load_config(root: Path) -> WorkspaceConfig:
     path = root / CONFIG_NAME
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        if raw.get("format_version", 1) > WORKSPACE_FORMAT:
-            raise ChallengeError(f"{path} was written by a newer harness.", "Upgrade `challenge` to use this workspace.")
-        return WorkspaceConfig(handle=str(raw["handle"]), created_at=float(raw["created_at"]),
-                               idle_threshold_s=float(raw.get("idle_threshold_s", DEFAULT_IDLE_THRESHOLD_S)),
-                               format_version=int(raw.get("format_version", 1)))
-    except (OSError, ValueError, KeyError, TypeError) as error:
+        config = read_config(path)
+    except (OSError, UntrustedJSON) as error:
         raise ChallengeError(f"{path} is unreadable ({error}).",
                              "Restore it from a backup, or re-create it with `challenge init` in a new folder.") from None
+    if config.format_version > WORKSPACE_FORMAT:
+        raise ChallengeError(f"{path} was written by a newer harness.", "Upgrade `challenge` to use this workspace.")
+    return config
 
 
 def is_workspace(path: Path) -> bool:
@@ -95,7 +116,9 @@ def init_workspace(*, handle: str, path: Path | None = None, base: Path | None =
     config = WorkspaceConfig(handle=handle, created_at=clock(), idle_threshold_s=idle_threshold_s)
     write_json_atomic(root / CONFIG_NAME, config.to_json())
     workspace = Workspace(root=root.resolve(), config=config, clock=clock)
-    workspace.log.append("init", data={"handle": handle, "idle_threshold_s": idle_threshold_s})
+    # the one append before a log exists: the workspace's own log is ``required`` from here on
+    EventLog(workspace.root / LOG_NAME, clock=clock).append("init", data={"handle": handle,
+                                                                         "idle_threshold_s": idle_threshold_s})
     return workspace
 
 

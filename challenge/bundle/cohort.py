@@ -8,6 +8,9 @@ those who passed (quartiles; self-reported time is left out), first-time pass
 rate, help used (hints and peeks), and calibration (the stated chance of
 passing at first try against what happened, as a Brier score). Per learner:
 where their time falls among those who passed (a mid-rank percentile).
+Similar code: every pair of learners whose files for a milestone share at
+least ``challenge.similarity.THRESHOLD`` of their code, and every file that
+shares as much with the reference (read as text; nothing runs).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 
 from challenge.bundle.extract import Limits
 from challenge.bundle.integrity import open_bundle
+from challenge.similarity import THRESHOLD, read_source, reference_similarity, similar_pairs
 from milestones import Registry
 
 
@@ -69,11 +73,20 @@ class MilestoneSummary:
         return self.passed / self.started if self.started else None
 
 
+@dataclass(frozen=True)
+class SimilarPair:
+    milestone: str
+    first: str  # a learner's label
+    second: str  # another learner's label, or "reference"
+    score: float
+
+
 @dataclass
 class Cohort:
     learners: list[Learner] = field(default_factory=list)
     milestones: list[MilestoneSummary] = field(default_factory=list)
     excluded: list[tuple[str, str]] = field(default_factory=list)  # (bundle, reason)
+    similar: list[SimilarPair] = field(default_factory=list)  # at or above the similarity threshold
 
     def percentile(self, learner: Learner, milestone_id: str) -> float | None:
         """Where the learner's active time falls among those who passed (0: fastest, 100: slowest)."""
@@ -92,6 +105,7 @@ def load_cohort(*, sources: Sequence[Path], registry: Registry, limits: Limits =
 
     cohort = Cohort()
     seen: dict[str, int] = {}
+    code: dict[str, dict[str, str]] = {}  # milestone -> learner label -> source
     for source in sources:
         with open_bundle(Path(source), limits=limits) as opened:
             if not opened.valid or opened.manifest is None:
@@ -99,8 +113,13 @@ def load_cohort(*, sources: Sequence[Path], registry: Registry, limits: Limits =
                 cohort.excluded.append((str(source), reason))
                 continue
             report = build_report(workspace_root=opened.workspace, registry=registry, now=opened.manifest.created_at)
-        seen[report.handle] = seen.get(report.handle, 0) + 1
-        label = report.handle if seen[report.handle] == 1 else f"{report.handle} #{seen[report.handle]}"
+            seen[report.handle] = seen.get(report.handle, 0) + 1
+            label = report.handle if seen[report.handle] == 1 else f"{report.handle} #{seen[report.handle]}"
+            for m in report.milestones:
+                milestone = registry.get(m.id)
+                text = read_source(opened.workspace / milestone.folder / milestone.learner_file)
+                if text is not None:
+                    code.setdefault(m.id, {})[label] = text
         cohort.learners.append(Learner(label=label, source=str(source), brier=report.calibration.brier, milestones={
             m.id: LearnerMilestone(status=m.status, active_s=m.time.active_s, attempts=len(m.attempts),
                                    first_pass=m.first_pass, help=m.hints_used + m.peeks,
@@ -108,7 +127,31 @@ def load_cohort(*, sources: Sequence[Path], registry: Registry, limits: Limits =
                                    actual_hours=m.time.total_s / 3600)
             for m in report.milestones}))
     cohort.milestones = summarise(cohort.learners, registry)
+    cohort.similar = like_reference(code, registry) + similar_code(code, registry)
     return cohort
+
+
+def like_reference(code: dict[str, dict[str, str]], registry: Registry) -> list[SimilarPair]:
+    """Files that share at least the threshold with their milestone's reference."""
+    found = []
+    for milestone in registry.milestones:
+        folder = registry.folder(milestone)
+        for label, text in sorted(code.get(milestone.id, {}).items()):
+            score = reference_similarity(text, folder)
+            if score is not None and score >= THRESHOLD:
+                found.append(SimilarPair(milestone.id, label, "reference", score))
+    return found
+
+
+def similar_code(code: dict[str, dict[str, str]], registry: Registry) -> list[SimilarPair]:
+    """Pairs of learners at or above the threshold per milestone (the stub left out)."""
+    found = []
+    for milestone in registry.milestones:
+        files = code.get(milestone.id, {})
+        stub = read_source(registry.folder(milestone) / "stub.py") or ""
+        found += [SimilarPair(milestone.id, pair.first, pair.second, pair.score)
+                  for pair in similar_pairs(files, boilerplate=stub)]
+    return found
 
 
 def summarise(learners: Sequence[Learner], registry: Registry) -> list[MilestoneSummary]:

@@ -42,6 +42,8 @@ def check_name(name: str, limits: Limits) -> PurePosixPath:
     """The entry's relative path, or BundleInvalid naming the rule it breaks."""
     if not name or "\0" in name:
         raise _archive_problem(repr(name), "empty or NUL in the name")
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in name):  # escape sequences, line breaks: never a file name
+        raise _archive_problem(name, "control characters in the name")
     if len(name) > limits.max_path_length:
         raise _archive_problem(name[:80] + "...", f"name longer than {limits.max_path_length} characters")
     if "\\" in name:

@@ -1,20 +1,22 @@
 """Is the bundle what `submit` wrote? Checks that run no learner code, in order:
 
 1. archive      safe extraction (see ``challenge.bundle.extract``)
-2. manifest     present, valid JSON, a schema and version this harness reads
+2. manifest     present, JSON within the size and depth limits, the strict manifest model
 3. listing      every file is in the manifest and every listed file is there
 4. hash         size and sha256 of every file match the manifest
-5. event log    the hash chain is intact and ends where it ended at submit
-6. consistency  the handle and the milestones' files agree with the manifest
+5. document     workspace.json and every results document match their strict models
+6. event log    every line is a well-typed event, the hash chain is intact and ends where it ended at submit
+7. consistency  the handle and the milestones' files agree with the manifest
 
 Each failure is a ``Problem`` naming the check and the file. ``open_bundle``
-extracts into a private temporary folder and removes it afterwards.
+extracts into a private temporary folder and removes it afterwards. A torn log
+line (a crash while writing) and events lost before submit (accepted by the
+learner with ``submit --accept-log-loss``) are warnings: the receiver is told.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -25,7 +27,9 @@ from challenge.bundle.errors import BundleInvalid, Problem
 from challenge.bundle.extract import Limits, extract_bundle
 from challenge.bundle.manifest import MANIFEST_NAME, WORKSPACE_DIR, Manifest, ManifestError, sha256_bytes
 from challenge.eventlog import LogReading, read_log
-from challenge.workspace import CONFIG_NAME, LOG_NAME
+from challenge.results_document import read_results
+from challenge.safe_json import UntrustedJSON, read_json_file
+from challenge.workspace import CONFIG_NAME, LOG_NAME, read_config
 
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 LOG_PATH = f"{WORKSPACE_DIR}/{LOG_NAME}"
@@ -97,6 +101,9 @@ def check_integrity(opened: OpenedBundle, names: list[str]) -> None:
             opened.problems.append(Problem("consistency", required, "required file missing from the bundle"))
     if opened.problems:
         return
+    _check_documents(opened, sorted(present))
+    if opened.problems:
+        return
     _check_log(opened, manifest)
     _check_consistency(opened, manifest)
 
@@ -105,42 +112,51 @@ def _read_manifest(root: Path, names: list[str], problems: list[Problem]) -> Man
     if MANIFEST_NAME not in names:
         problems.append(Problem("manifest", MANIFEST_NAME, "missing: this is not a challenge bundle"))
         return None
-    path = root / MANIFEST_NAME
-    if path.stat().st_size > MAX_MANIFEST_BYTES:
-        problems.append(Problem("manifest", MANIFEST_NAME, f"larger than {MAX_MANIFEST_BYTES} bytes"))
-        return None
     try:
-        return Manifest.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, UnicodeDecodeError) as error:
-        reason = str(error) if isinstance(error, ManifestError) else f"not valid JSON ({error})"
-        problems.append(Problem("manifest", MANIFEST_NAME, reason))
+        return Manifest.from_dict(read_json_file(root / MANIFEST_NAME, max_bytes=MAX_MANIFEST_BYTES))
+    except (UntrustedJSON, ManifestError) as error:
+        problems.append(Problem("manifest", MANIFEST_NAME, str(error)))
         return None
+
+
+def _check_documents(opened: OpenedBundle, names: list[str]) -> None:
+    """workspace.json and every results document, against their strict models (nothing else reads them unchecked)."""
+    try:
+        read_config(opened.root / CONFIG_PATH)
+    except (OSError, UntrustedJSON) as error:
+        opened.problems.append(Problem("document", CONFIG_PATH, str(error)))
+    for name in names:
+        parts = name.split("/")
+        if len(parts) == 4 and parts[0] == WORKSPACE_DIR and parts[2] == "results" and name.endswith(".json"):
+            try:
+                read_results(opened.root / name)
+            except (OSError, UntrustedJSON) as error:
+                opened.problems.append(Problem("document", name, f"not a results document: {error}"))
 
 
 def _check_log(opened: OpenedBundle, manifest: Manifest) -> None:
     reading = read_log(opened.root / LOG_PATH)
     opened.log = reading
     for problem in reading.problems:
-        if problem.kind == "chain":
+        if problem.kind in ("chain", "malformed", "unusable"):
             opened.problems.append(Problem("event log", LOG_PATH, f"line {problem.line}: {problem.detail}"))
-        else:
+        elif problem.kind == "torn":
             opened.warnings.append(f"{LOG_PATH} line {problem.line}: {problem.detail} (skipped)")
     if not reading.events:
         opened.problems.append(Problem("event log", LOG_PATH, "no events: nothing to verify"))
         return
-    expected_head, expected_count = manifest.event_log.get("head"), manifest.event_log.get("events")
-    if reading.intact and (reading.head != expected_head or len(reading.events) != expected_count):
+    expected_head, expected_count = manifest.event_log.head, manifest.event_log.events
+    if reading.intact and (reading.head != expected_head or reading.count != expected_count):
         opened.problems.append(Problem(
-            "event log", LOG_PATH, f"ends at event {reading.events[-1].seq} ({len(reading.events)} events) but the "
+            "event log", LOG_PATH, f"ends at event {reading.count - 1} ({reading.count} events) but the "
                                    f"manifest recorded {expected_count} events: lines were removed or added"))
+    for loss in reading.losses:
+        opened.warnings.append(f"the learner's event log lost events before submit ({loss}); the time, attempts "
+                               "and help in them are missing from this bundle")
 
 
 def _check_consistency(opened: OpenedBundle, manifest: Manifest) -> None:
-    try:
-        config = json.loads((opened.root / CONFIG_PATH).read_text(encoding="utf-8"))
-        handle = config.get("handle") if isinstance(config, dict) else None
-    except (OSError, ValueError):
-        handle = None
+    handle = read_config(opened.root / CONFIG_PATH).handle  # checked by _check_documents
     if handle != manifest.handle:
         opened.problems.append(Problem("consistency", CONFIG_PATH,
                                        f"handle {handle!r} differs from the manifest's {manifest.handle!r}"))

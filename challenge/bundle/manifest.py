@@ -21,9 +21,14 @@ re-grades the code.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from challenge.events import MILESTONE_ID, SHA256
+from challenge.safe_json import UntrustedJSON, validate
+from challenge.workspace import HANDLE_PATTERN
 
 SCHEMA = "challenge-bundle"
 SCHEMA_VERSION = 1
@@ -31,7 +36,11 @@ MANIFEST_NAME = "manifest.json"
 README_NAME = "README.md"
 WORKSPACE_DIR = "workspace"
 REPORT_DIR = "report"
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+Sha256 = Annotated[str, Field(pattern=SHA256)]
+Sha256OrEmpty = Annotated[str, Field(pattern=SHA256 + "|^$")]
+BundlePath = Annotated[str, Field(max_length=400)]
+Version = Annotated[str, Field(max_length=64)]
 
 
 class ManifestError(ValueError):
@@ -42,52 +51,68 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-@dataclass(frozen=True)
-class FileEntry:
-    sha256: str
-    size: int
+class _Strict(BaseModel):
+    # Read strictly by ``Manifest.from_dict``; built by ``submit``. Unknown keys are ignored, never trusted or shown.
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-@dataclass(frozen=True)
-class MilestoneEntry:
+class FileEntry(_Strict):
+    sha256: Sha256
+    size: Annotated[int, Field(ge=0)]
+
+
+class MilestoneEntry(_Strict):
     """One started milestone and the grading its claims were made with."""
 
-    id: str
-    folder: str
-    learner_file: str  # path inside the bundle; "" when the learner deleted it
-    grader_version: str  # of the latest results document ("" when never tested)
-    hidden_tests_sha256: str
-    checkpoint: str | None = None  # folder inside the bundle, training milestones only
+    id: Annotated[str, Field(pattern=MILESTONE_ID)]
+    folder: Annotated[str, Field(max_length=100)]
+    learner_file: BundlePath  # path inside the bundle; "" when the learner deleted it
+    grader_version: Version  # of the latest results document ("" when never tested)
+    hidden_tests_sha256: Annotated[str, Field(max_length=64)]
+    checkpoint: BundlePath | None = None  # folder inside the bundle, training milestones only
 
 
-@dataclass(frozen=True)
-class Manifest:
-    handle: str
-    created_at: float  # Unix seconds: when `submit` ran; the report's "now"
-    harness_version: str
-    grader_version: str  # the grader installed where `submit` ran
-    environment: dict[str, Any]  # python, torch, os, machine, devices
-    event_log: dict[str, Any]  # path, events, head (hash of the last event)
+class EventLogEntry(_Strict):
+    """Where the log is, how many events it held at submit and the hash of the last one."""
+
+    path: BundlePath
+    events: Annotated[int, Field(ge=0)]
+    head: Sha256
+    # losses of events the learner accepted with ``submit --accept-log-loss`` (also ``log_loss`` events in the log)
+    losses: list[Annotated[str, Field(max_length=2000)]] = []
+
+
+class Manifest(_Strict):
+    handle: Annotated[str, Field(pattern=HANDLE_PATTERN)]
+    created_at: Annotated[float, Field(allow_inf_nan=False)]  # Unix seconds: when `submit` ran; the report's "now"
+    harness_version: Version
+    grader_version: Version  # the grader installed where `submit` ran
+    environment: dict[str, JsonValue]  # python, torch, os, machine, devices
+    event_log: EventLogEntry
     milestones: list[MilestoneEntry]
-    files: dict[str, FileEntry]  # every file of the bundle except the manifest itself
-    schema: str = SCHEMA
+    files: dict[BundlePath, FileEntry]  # every file of the bundle except the manifest itself
+    schema_: Annotated[str, Field(alias="schema")] = SCHEMA
     version: int = SCHEMA_VERSION
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    @property
+    def schema(self) -> str:  # noqa: D401 - the document's "schema" key (a reserved name in pydantic)
+        return self.schema_
 
     def milestone(self, milestone_id: str) -> MilestoneEntry | None:
         return next((m for m in self.milestones if m.id == milestone_id), None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema": self.schema, "version": self.version, "handle": self.handle, "created_at": self.created_at,
-            "harness_version": self.harness_version, "grader_version": self.grader_version,
-            "environment": self.environment, "event_log": self.event_log,
-            "milestones": [vars(m).copy() for m in self.milestones],
-            "files": {name: {"sha256": e.sha256, "size": e.size} for name, e in sorted(self.files.items())},
-        }
+        document = self.model_dump(by_alias=True, mode="json")
+        document["files"] = dict(sorted(document["files"].items()))
+        if not document["event_log"]["losses"]:  # only a bundle submitted with --accept-log-loss has them
+            del document["event_log"]["losses"]
+        return {"schema": document.pop("schema"), "version": document.pop("version"), **document}
 
     @classmethod
     def from_dict(cls, raw: Any) -> "Manifest":
-        """Validate and load; raises ManifestError naming the field."""
+        """Validate strictly and load; raises ManifestError naming the field."""
         if not isinstance(raw, dict) or raw.get("schema") != SCHEMA:
             raise ManifestError(f"not a challenge bundle manifest (schema is not '{SCHEMA}')")
         version = raw.get("version")
@@ -97,62 +122,9 @@ class Manifest:
             raise ManifestError(f"version {version} is newer than this harness understands ({SCHEMA_VERSION}); "
                                 "upgrade challenge")
         try:
-            files = {str(name): _file_entry(name, entry) for name, entry in _mapping(raw, "files").items()}
-            milestones = [_milestone_entry(item) for item in _list(raw, "milestones")]
-            return cls(handle=_text(raw, "handle"), created_at=_number(raw, "created_at"),
-                       harness_version=_text(raw, "harness_version"), grader_version=_text(raw, "grader_version"),
-                       environment=_mapping(raw, "environment"), event_log=_mapping(raw, "event_log"),
-                       milestones=milestones, files=files, version=version)
-        except (TypeError, KeyError) as error:
-            raise ManifestError(str(error)) from None
-
-
-def _text(raw: dict, key: str) -> str:
-    value = raw.get(key)
-    if not isinstance(value, str):
-        raise ManifestError(f"{key}: missing or not text")
-    return value
-
-
-def _number(raw: dict, key: str) -> float:
-    value = raw.get(key)
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise ManifestError(f"{key}: missing or not a number")
-    return float(value)
-
-
-def _mapping(raw: dict, key: str) -> dict:
-    value = raw.get(key)
-    if not isinstance(value, dict):
-        raise ManifestError(f"{key}: missing or not a mapping")
-    return value
-
-
-def _list(raw: dict, key: str) -> list:
-    value = raw.get(key)
-    if not isinstance(value, list):
-        raise ManifestError(f"{key}: missing or not a list")
-    return value
-
-
-def _file_entry(name: str, entry: Any) -> FileEntry:
-    if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str) or not _SHA256.match(entry["sha256"]):
-        raise ManifestError(f"files.{name}: sha256 missing or malformed")
-    size = entry.get("size")
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise ManifestError(f"files.{name}: size missing or not a count of bytes")
-    return FileEntry(entry["sha256"], size)
-
-
-def _milestone_entry(item: Any) -> MilestoneEntry:
-    if not isinstance(item, dict):
-        raise ManifestError("milestones: every entry must be a mapping")
-    checkpoint = item.get("checkpoint")
-    if checkpoint is not None and not isinstance(checkpoint, str):
-        raise ManifestError("milestones.checkpoint: not text")
-    return MilestoneEntry(id=_text(item, "id"), folder=_text(item, "folder"), learner_file=_text(item, "learner_file"),
-                          grader_version=_text(item, "grader_version"),
-                          hidden_tests_sha256=_text(item, "hidden_tests_sha256"), checkpoint=checkpoint)
+            return validate(cls, raw, strict=True)
+        except UntrustedJSON as error:
+            raise ManifestError(error.reason) from None
 
 
 @dataclass
@@ -165,4 +137,4 @@ class ManifestBuilder:
         self.files[name] = data
 
     def entries(self) -> dict[str, FileEntry]:
-        return {name: FileEntry(sha256_bytes(data), len(data)) for name, data in self.files.items()}
+        return {name: FileEntry(sha256=sha256_bytes(data), size=len(data)) for name, data in self.files.items()}

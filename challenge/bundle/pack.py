@@ -24,9 +24,11 @@ from challenge import __version__
 from challenge.bundle.manifest import (
     MANIFEST_NAME, README_NAME, REPORT_DIR, WORKSPACE_DIR, Manifest, ManifestBuilder, MilestoneEntry,
 )
-from challenge.errors import ChallengeError, LogCorrupted, UsageError
-from challenge.eventlog import read_log
+from challenge.errors import ChallengeError, LogCorrupted, LogLoss, UsageError
+from challenge.eventlog import LogReading, read_log
 from challenge.progress import MilestoneProgress, derive_progress
+from challenge.results_document import read_results
+from challenge.safe_json import read_json_file
 from challenge.storage import fsync_dir
 from challenge.checkpoints import CHECKPOINTS, LATEST, latest_checkpoint
 from challenge.workspace import CONFIG_NAME, LOG_NAME, Workspace
@@ -50,9 +52,19 @@ def bundle_name(handle: str, when: float) -> str:
 
 
 def submit(*, workspace: Workspace, registry: Registry, output: Path | None = None, export_dir: Path | None = None,
-           cwd: Path | None = None) -> SubmitResult:
-    """Write the bundle: a zip (default, or ``output``) and/or an export folder."""
-    progress = derive_progress(_intact_events(workspace))
+           cwd: Path | None = None, accept_log_loss: bool = False) -> SubmitResult:
+    """Write the bundle: a zip (default, or ``output``) and/or an export folder.
+
+    A log that lost events (cut off, deleted) is refused unless ``accept_log_loss``: then
+    the loss is recorded in the log (``log_loss``), in the manifest and in the submit event.
+    """
+    reading = _intact_reading(workspace)
+    if reading.losses and not accept_log_loss:
+        raise LogLoss("Your event log lost events: " + "; ".join(reading.losses) + ". A bundle made from it would "
+                      "not show the attempts, hints and time that were in them.",
+                      "Restore events.jsonl from a backup, or submit anyway with --accept-log-loss: the loss is then "
+                      "recorded in the bundle, and the receiver sees it.")
+    progress = derive_progress(reading.events)
     started = [m for m in registry.milestones if progress.get(m.id, MilestoneProgress(m.id)).started]
     passed = [m.id for m in started if progress[m.id].passed]
     if not passed:
@@ -65,7 +77,8 @@ def submit(*, workspace: Workspace, registry: Registry, output: Path | None = No
     if export_dir is not None and Path(export_dir).exists() and any(Path(export_dir).iterdir()):
         raise UsageError(f"{export_dir} exists and is not empty.", "Pick a new folder for --export-dir.")
     workspace.log.append("submit", data={"bundle": zip_path.name if zip_path else str(export_dir),
-                                         "passed": passed, "in_progress": in_progress})
+                                         "passed": passed, "in_progress": in_progress,
+                                         **({"accepted_log_loss": True} if reading.losses else {})})
     warnings: list[str] = []
     builder = collect(workspace=workspace, milestones=started, warnings=warnings)
     manifest = _manifest(workspace, started, builder, warnings)
@@ -78,14 +91,14 @@ def submit(*, workspace: Workspace, registry: Registry, output: Path | None = No
     return SubmitResult(zip_path, Path(export_dir) if export_dir else None, manifest, passed, in_progress, warnings)
 
 
-def _intact_events(workspace: Workspace):
+def _intact_reading(workspace: Workspace) -> LogReading:
     reading = workspace.log.read()
     if not reading.intact:
         detail = next(p for p in reading.problems if p.kind == "chain")
         raise LogCorrupted(f"Your event log's chain is broken (line {detail.line}: {detail.detail}); "
                            "a bundle made from it would be rejected as tampered.",
                            "Restore events.jsonl from a backup; the log must not be edited by hand.")
-    return reading.events
+    return reading
 
 
 def _zip_target(output: Path | None, workspace: Workspace, cwd: Path | None) -> Path:
@@ -137,10 +150,8 @@ def _latest_results(workspace: Workspace, progress: MilestoneProgress) -> dict:
     for attempt in reversed(progress.attempts):
         if attempt.results_file:
             try:
-                document = json.loads((workspace.root / attempt.results_file).read_text(encoding="utf-8"))
-                if isinstance(document, dict):
-                    return document
-            except (OSError, ValueError):
+                return read_results(workspace.root / attempt.results_file)
+            except (OSError, ValueError):  # UntrustedJSON is a ValueError
                 continue
     return {}
 
@@ -165,14 +176,14 @@ def _manifest(workspace: Workspace, milestones: list[Milestone], builder: Manife
             checkpoint=_inside(workspace.root, checkpoint) if checkpoint is not None else None))
     return Manifest(handle=workspace.handle, created_at=workspace.clock(), harness_version=__version__,
                     grader_version=grader.GRADER_VERSION, environment=environment(sorted(devices) or ["cpu"]),
-                    event_log={"path": f"{WORKSPACE_DIR}/{LOG_NAME}", "events": len(reading.events),
-                               "head": reading.head},
+                    event_log={"path": f"{WORKSPACE_DIR}/{LOG_NAME}", "events": reading.count,
+                               "head": reading.head, "losses": reading.losses},
                     milestones=entries, files={})
 
 
 def _json(path: Path) -> dict:
     try:
-        loaded = json.loads(path.read_text(encoding="utf-8"))
+        loaded = read_json_file(path, max_bytes=1 << 20)
         return loaded if isinstance(loaded, dict) else {}
     except (OSError, ValueError):
         return {}
@@ -208,9 +219,7 @@ def _add_report(builder: ManifestBuilder, *, workspace: Workspace, registry: Reg
 
 
 def _with_files(manifest: Manifest, builder: ManifestBuilder) -> Manifest:
-    from dataclasses import replace
-
-    return replace(manifest, files=builder.entries())
+    return manifest.model_copy(update={"files": builder.entries()})
 
 
 def _manifest_bytes(manifest: Manifest) -> bytes:

@@ -3,15 +3,19 @@ The cells are built once (``*_rows``) and shared by both outputs."""
 
 from __future__ import annotations
 
+import html
 import time
 
 from rich import box
-from rich.markup import escape
 from rich.table import Table
 
 from challenge.bundle.cohort import Cohort, MilestoneSummary, Spread
-from challenge.bundle.verify import MilestoneVerification, Verification
+from challenge.bundle.verify import WHAT_IT_PROVES, MilestoneVerification, Verification
 from challenge.durations import format_duration
+from challenge.output import plain
+from challenge.output import untrusted as escape  # every cell may come from the learner's bundle
+from challenge.similarity import THRESHOLD
+from challenge.similarity import describe as describe_similarity
 
 MISSING = "–"
 MARK = {"pass": "[green]pass[/green]", "fail": "[red]fail[/red]", "error": "[magenta]error[/magenta]"}
@@ -24,14 +28,15 @@ def _help(m: MilestoneVerification) -> str:
 
 
 def verification_rows(verification: Verification, *, with_retrain: bool) -> tuple[list[str], list[list[str]]]:
-    headers = ["milestone", "claimed", "verified", "time", "attempts", "help used", "built-ins used"]
+    headers = ["milestone", "claimed", "verified", "time", "attempts", "help used", "built-ins used",
+               "like reference"]
     if with_retrain:
         headers.insert(3, "retrained")
     rows = []
     for m in verification.milestones:
         verified = f"{m.verified} {m.tests}" if m.tests else m.verified
         row = [m.id, m.claimed, verified, format_duration(m.active_s), str(m.attempts), _help(m),
-               ", ".join(m.builtins_used) or "none"]
+               ", ".join(m.builtins_used) or "none", describe_similarity(m.similarity)]
         if with_retrain:
             row.insert(3, m.retrained or MISSING)
         rows.append(row)
@@ -48,6 +53,8 @@ def verification_table(verification: Verification, *, with_retrain: bool) -> Tab
         cells[2] = cells[2].replace(m.verified, MARK.get(m.verified, m.verified), 1)
         if not m.agrees:
             cells[0] = f"[bold red]{cells[0]}[/bold red]"
+        if m.similarity_flagged:
+            cells[-1] = f"[bold red]{cells[-1]}[/bold red]"
         table.add_row(*cells)
     return table
 
@@ -72,6 +79,8 @@ def verification_lines(verification: Verification) -> list[str]:
         claimed = [m.id for m in verification.milestones if m.claimed == "pass"]
         lines.append(f"[bold green]VERIFIED: every claimed pass ({escape(', '.join(claimed) or 'none')}) passed "
                      f"again here, with grader {escape(verification.grader_version)}.[/bold green]")
+    if code != 2:
+        lines.append(f"[dim]{escape(WHAT_IT_PROVES)}[/dim]")
     return lines
 
 
@@ -120,11 +129,21 @@ def cohort_learner_rows(cohort: Cohort) -> tuple[list[str], list[list[str]]]:
     return headers, rows
 
 
+def cohort_similarity_rows(cohort: Cohort) -> tuple[list[str], list[list[str]]]:
+    headers = ["milestone", "file", "like", "shared code"]
+    rows = [[pair.milestone, pair.first, pair.second, f"{pair.score:.0%}"] for pair in cohort.similar]
+    return headers, rows
+
+
 def cohort_tables(cohort: Cohort) -> list[Table]:
     tables = []
-    for title, (headers, rows) in ((f"Cohort of {len(cohort.learners)}: per milestone", cohort_milestone_rows(cohort)),
-                                   ("Where each learner falls (pNN: percentile of active time among those who "
-                                    "passed; lower is faster)", cohort_learner_rows(cohort))):
+    sections = [(f"Cohort of {len(cohort.learners)}: per milestone", cohort_milestone_rows(cohort)),
+                ("Where each learner falls (pNN: percentile of active time among those who passed; lower is faster)",
+                 cohort_learner_rows(cohort))]
+    if cohort.similar:
+        sections.append((f"Similar code: pairs sharing at least {THRESHOLD:.0%} of their code (renaming and layout do "
+                         "not count)", cohort_similarity_rows(cohort)))
+    for title, (headers, rows) in sections:
         table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
         for index, header in enumerate(headers):
             table.add_column(header, no_wrap=index == 0, overflow="fold")
@@ -143,13 +162,22 @@ def cohort_markdown(cohort: Cohort, *, now: float) -> str:
     lines += ["", "## Where each learner falls", "",
               "pNN: percentile of active time among those who passed the milestone (lower is faster).", ""]
     lines += _md_table(*cohort_learner_rows(cohort))
+    if cohort.similar:
+        lines += ["", "## Similar code", "", f"Pairs of files that share at least {THRESHOLD:.0%} of their code "
+                  "(renaming and layout do not count; the stub is left out), and files that share as much with the "
+                  "reference.", ""]
+        lines += _md_table(*cohort_similarity_rows(cohort))
     if cohort.excluded:
-        lines += ["", "## Left out", ""] + [f"- `{source}`: {reason}" for source, reason in cohort.excluded]
+        lines += ["", "## Left out", ""] + [f"- `{_md(source)}`: {_md(reason)}" for source, reason in cohort.excluded]
     return "\n".join(lines) + "\n"
+
+
+def _md(text: str) -> str:
+    return html.escape(" ".join(plain(text).split()), quote=False).replace("`", "'")
 
 
 def _md_table(headers: list[str], rows: list[list[str]]) -> list[str]:
     def row(cells: list[str]) -> str:
-        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+        return "| " + " | ".join(_md(c).replace("|", "\\|") for c in cells) + " |"
 
     return [row(headers), row(["---"] * len(headers)), *[row(r) for r in rows]]

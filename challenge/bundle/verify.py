@@ -19,7 +19,6 @@ tampered bundle, 3 refused (no isolation here).
 from __future__ import annotations
 
 import hashlib
-import json
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,9 +31,16 @@ from challenge.bundle.extract import Limits
 from challenge.bundle.integrity import OpenedBundle, open_bundle
 from challenge.errors import ChallengeError
 from challenge.progress import MilestoneProgress, derive_progress
-from challenge.timekeeping import DEFAULT_IDLE_THRESHOLD_S, account
-from challenge.workspace import CONFIG_NAME
+from challenge.results_document import read_results
+from challenge.safe_json import read_json_file
+from challenge.timekeeping import account
+from challenge.workspace import CONFIG_NAME, read_config
 from milestones import Milestone, Registry
+
+
+WHAT_IT_PROVES = ("What this proves: the code passes the hidden tests on this machine, and the bundle is consistent "
+                  "as packed. It cannot prove who wrote the code, nor that the time, attempts and help columns are "
+                  "complete: they are the learner's own record.")
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,8 @@ class MilestoneVerification:
     hints: int = 0
     peeks: int = 0
     builtins_used: list[str] = field(default_factory=list)
+    similarity: float | None = None  # of the shipped file to the reference (challenge.similarity), None: not measured
+    similarity_flagged: bool = False
     retrained: str | None = None  # pass | fail | error with --retrain, training milestones only
     notes: list[str] = field(default_factory=list)
     sandbox: dict[str, Any] = field(default_factory=dict)
@@ -95,7 +103,7 @@ class Verification:
                 "created_at": self.created_at, "exit_code": self.exit_code,
                 "problems": [p.to_dict() for p in self.problems], "warnings": self.warnings,
                 "grader_version": self.grader_version, "bundle_grader_version": self.bundle_grader_version,
-                "milestones": [m.to_dict() for m in self.milestones]}
+                "milestones": [m.to_dict() for m in self.milestones], "what_this_proves": WHAT_IT_PROVES}
 
 
 def isolation_problem() -> str | None:
@@ -147,7 +155,7 @@ def _known(registry: Registry) -> set[str]:
 def _claims(opened: OpenedBundle, registry: Registry) -> list[MilestoneVerification]:
     events = opened.log.events
     progress = derive_progress(events)
-    idle = _idle_threshold(opened.workspace / CONFIG_NAME)
+    idle = read_config(opened.workspace / CONFIG_NAME).idle_threshold_s  # checked by the integrity checks
     times = account(events, now=opened.manifest.created_at, idle_threshold_s=idle)
     titles = {m.id: m.title for m in registry.milestones}
     order = [m.id for m in registry.milestones]
@@ -167,13 +175,6 @@ def _claims(opened: OpenedBundle, registry: Registry) -> list[MilestoneVerificat
     return found
 
 
-def _idle_threshold(path: Path) -> float:
-    try:
-        return float(json.loads(path.read_text(encoding="utf-8")).get("idle_threshold_s", DEFAULT_IDLE_THRESHOLD_S))
-    except (OSError, ValueError, TypeError, AttributeError):
-        return DEFAULT_IDLE_THRESHOLD_S
-
-
 def _regrade(opened: OpenedBundle, registry: Registry, verification: Verification, options: VerifyOptions,
              scratch: Path, on_milestone: Callable[[str], None] | None) -> None:
     verified_passed: set[str] = set()
@@ -189,6 +190,7 @@ def _regrade(opened: OpenedBundle, registry: Registry, verification: Verificatio
             check.notes.append(f"no code in the bundle ({milestone.folder}/{milestone.learner_file})")
             continue
         _note_changed_code(opened, check, learner)
+        _measure_similarity(check, learner, registry.folder(milestone))
         grading = _grade(milestone, learner, opened, registry, verified_passed, options, scratch, check)
         if grading is not None:
             _record(check, grading, opened, verification)
@@ -254,6 +256,18 @@ def _record(check: MilestoneVerification, result, opened: OpenedBundle, verifica
                                      f"{result.sandbox.get('filesystem')})")
 
 
+def _measure_similarity(check: MilestoneVerification, learner: Path, milestone_folder: Path) -> None:
+    """How much of the shipped file the reference shares: read as text, nothing runs."""
+    from challenge.similarity import THRESHOLD, read_source, reference_similarity
+
+    source = read_source(learner)
+    check.similarity = reference_similarity(source, milestone_folder) if source is not None else None
+    if check.similarity is not None and check.similarity >= THRESHOLD:
+        check.similarity_flagged = True
+        check.notes.append(f"the code shares {check.similarity:.0%} of its code with the reference (flagged at "
+                           f"{THRESHOLD:.0%}; renaming and layout do not count): as good as a copy")
+
+
 def _note_changed_code(opened: OpenedBundle, check: MilestoneVerification, learner: Path) -> None:
     """Say so when the shipped code is not the code whose run the log records as the pass."""
     progress = derive_progress(opened.log.events).get(check.id)
@@ -264,7 +278,10 @@ def _note_changed_code(opened: OpenedBundle, check: MilestoneVerification, learn
     path = (base / attempt.results_file).resolve()
     if not path.is_relative_to(base):  # the log is not trusted to point outside the bundle
         return
-    claimed_sha = _read_json(path).get("learner_file_sha256")
+    try:
+        claimed_sha = read_results(path).get("learner_file_sha256")
+    except (OSError, ValueError):  # checked by the integrity checks; a results file outside them is not trusted
+        return
     if claimed_sha and claimed_sha != hashlib.sha256(learner.read_bytes()).hexdigest():
         check.notes.append("the shipped code differs from the code of the logged pass (edited afterwards)")
 
@@ -299,7 +316,7 @@ def _retrain(milestone: Milestone, learner: Path, opened: OpenedBundle, registry
 
 def _read_json(path: Path) -> dict:
     try:
-        loaded = json.loads(path.read_text(encoding="utf-8"))
+        loaded = read_json_file(path, max_bytes=1 << 20)
         return loaded if isinstance(loaded, dict) else {}
     except (OSError, ValueError):
         return {}

@@ -25,6 +25,9 @@ def submit(
     export_dir: Annotated[Optional[Path], typer.Option("--export-dir", help="Also (or, without --output, only) write "
                                                        "the same content as a folder to push as a GitHub repository; "
                                                        "its README is your report.")] = None,
+    accept_log_loss: Annotated[bool, typer.Option("--accept-log-loss", help="Submit even though events are missing "
+                                                  "from your event log (cut off or deleted); the loss is recorded in "
+                                                  "the bundle and shown to the receiver.")] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Write one bundle to send to an employer (they re-grade it with `challenge verify`).
@@ -42,7 +45,10 @@ def submit(
     from challenge.commands.context import open_context
 
     ctx = open_context(workspace)
-    result = write_bundle(workspace=ctx.workspace, registry=ctx.registry, output=output, export_dir=export_dir)
+    result = write_bundle(workspace=ctx.workspace, registry=ctx.registry, output=output, export_dir=export_dir,
+                          accept_log_loss=accept_log_loss)
+    for loss in result.manifest.event_log.losses:
+        out.warn(f"recorded in the bundle: events lost from your log ({loss})")
     for milestone in result.in_progress:
         out.warn(f"'{milestone}' is in progress: it goes in the bundle as not passed.")
     for warning in result.warnings:
@@ -73,7 +79,12 @@ def verify(
     Integrity first (safe extraction, manifest and sha256 of every file, the event
     log's hash chain); then the learner's code runs in the sandbox (no network, no
     access to your files) against this machine's hidden tests. Results documents in
-    the bundle are never trusted.
+    the bundle are never trusted. Per milestone it also shows how much of the code is
+    shared with the reference solution (read as text, nothing runs).
+
+    It proves the code passes here and the bundle is consistent as packed; it cannot
+    prove who wrote the code, nor that the time, attempts and help are complete (they
+    are the learner's own record).
 
     Exit status: 0 every claimed pass verified, 1 a claim did not verify,
     2 the bundle is invalid or tampered (nothing was run), 3 refused: this machine
@@ -89,7 +100,7 @@ def verify(
     from milestones import load_registry
 
     def progress(milestone: str) -> None:
-        out.err_console.print(f"[dim]Re-grading {milestone} in the sandbox ...[/dim]")
+        out.err_console.print(f"[dim]Re-grading {out.untrusted(milestone)} in the sandbox ...[/dim]")
 
     verification = verify_bundle(source=bundle, registry=load_registry(), on_milestone=progress,
                                  options=VerifyOptions(retrain=retrain, allow_unisolated=allow_unisolated, seed=seed))
@@ -135,7 +146,7 @@ def show(
     for warning in shown.warnings:
         out.warn(warning)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(shown.created_at))
-    out.err_console.print(f"[dim]Bundle of {shown.handle}, submitted {stamp}; integrity checks passed; "
+    out.err_console.print(f"[dim]Bundle of {out.untrusted(shown.handle)}, submitted {stamp}; integrity checks passed; "
                           "nothing in it was run (re-grade with challenge verify).[/dim]")
     if output is not None:
         written = write_report(shown.report, fmt=format.value, output=output)

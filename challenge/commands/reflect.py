@@ -7,7 +7,6 @@ from typing import Annotated, Optional
 
 import typer
 from rich import box
-from rich.markup import escape
 from rich.table import Table
 
 from challenge.bookkeeping import require_started
@@ -15,6 +14,7 @@ from challenge.commands.context import open_context
 from challenge.commands.options import MilestoneArg, WorkspaceOpt
 from challenge.errors import UsageError
 from challenge.output import out
+from challenge.output import untrusted as escape  # answers are free text typed by the learner
 from challenge.reflection import (
     Answer, answers_template, read_answers_file, record_reflection, reflection_questions,
 )

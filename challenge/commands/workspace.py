@@ -81,7 +81,7 @@ def status(workspace: WorkspaceOpt = None) -> None:
     reading = ctx.workspace.log.read()
     times = account(reading.events, now=ctx.workspace.clock(), idle_threshold_s=ctx.workspace.config.idle_threshold_s)
     progress = derive_progress(reading.events)
-    out.text(f"Workspace [bold]{ctx.workspace.handle}[/bold] at {ctx.workspace.root}")
+    out.text(f"Workspace [bold]{out.untrusted(ctx.workspace.handle)}[/bold] at {out.untrusted(ctx.workspace.root)}")
     clock = "[green]running[/green]" if times.running else "[yellow]paused[/yellow]" if times.current else "not started"
     out.text(f"Clock: {clock}" + (f" on [bold]{times.current}[/bold]" if times.current else ""))
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True, show_edge=False)
@@ -106,5 +106,13 @@ def status(workspace: WorkspaceOpt = None) -> None:
     for problem in reading.problems:
         if problem.kind == "torn":
             out.warn(f"events.jsonl line {problem.line}: {problem.detail}; skipped.")
-        else:
+        elif problem.kind in ("malformed", "unusable"):
+            out.warn(f"events.jsonl line {problem.line}: {problem.detail}; skipped.")
+        elif problem.kind == "head":
+            out.warn(problem.detail)
+        elif problem.kind == "chain":
             out.warn(f"events.jsonl line {problem.line}: {problem.detail}. The log's integrity check fails.")
+    for loss in reading.losses:
+        out.warn(f"events were lost from your log: {loss}. The time, attempts and help they held are gone; "
+                 "`challenge submit` will need --accept-log-loss (the loss is recorded in the bundle). "
+                 "Restore events.jsonl from a backup if you have one.")

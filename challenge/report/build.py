@@ -9,22 +9,23 @@ as plain JSON.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from challenge.eventlog import Event, LogProblem, read_log
-from challenge.progress import MilestoneProgress, derive_progress, unreadable_fields
+from challenge.events import data_problem
+from challenge.progress import MilestoneProgress, derive_progress
 from challenge.report import verdict as rules
 from challenge.report.calibration import brier_score, confidence_bias, describe_confidence, describe_hours
 from challenge.report.model import (
     Adjustment, AttemptSummary, Band, Calibration, FailedTest, GroupReport, HoursPrediction, LogHealth,
     MilestoneReport, PassPrediction, Rating, Reflection, Report, TimeSummary, Verdict, WeakArea,
 )
+from challenge.results_document import read_results
 from challenge.timekeeping import DEFAULT_IDLE_THRESHOLD_S, MilestoneTime, TimeAccount, account
-from challenge.workspace import CONFIG_NAME, LOG_NAME
+from challenge.workspace import CONFIG_NAME, LOG_NAME, read_config
 from milestones import Milestone, Registry
 
 ResultsDocs = Mapping[str, "dict[str, Any] | None"]  # results_file (relative) -> document, None if unreadable
@@ -32,19 +33,24 @@ ResultsDocs = Mapping[str, "dict[str, Any] | None"]  # results_file (relative) -
 
 def build_report(*, workspace_root: Path, registry: Registry, now: float) -> Report:
     """Read a workspace (or an extracted bundle) and build its report. Never raises on bad content."""
+    from challenge.similarity import reference_similarities
+
     root = Path(workspace_root)
     handle, idle_threshold_s = _read_config(root)
-    reading = read_log(root / LOG_NAME)
+    reading = read_log(root / LOG_NAME, required=(root / CONFIG_NAME).is_file())
+    started = derive_progress(reading.events)
     return assemble_report(events=reading.events, problems=reading.problems, registry=registry,
                            results=read_results_documents(root, reading.events), now=now, handle=handle,
-                           idle_threshold_s=idle_threshold_s)
+                           idle_threshold_s=idle_threshold_s, unusable_seqs=reading.unusable, losses=reading.losses,
+                           similarity=reference_similarities(workspace_root=root, registry=registry,
+                                                             milestone_ids=sorted(started)))
 
 
 def _read_config(root: Path) -> tuple[str, float]:
     try:
-        raw = json.loads((root / CONFIG_NAME).read_text(encoding="utf-8"))
-        return str(raw.get("handle", "unknown")), float(raw.get("idle_threshold_s", DEFAULT_IDLE_THRESHOLD_S))
-    except (OSError, ValueError, TypeError, AttributeError):
+        config = read_config(root / CONFIG_NAME)
+        return config.handle, config.idle_threshold_s
+    except (OSError, ValueError):  # UntrustedJSON is a ValueError
         return "unknown", DEFAULT_IDLE_THRESHOLD_S
 
 
@@ -63,9 +69,8 @@ def read_results_documents(root: Path, events: Sequence[Event]) -> dict[str, dic
         document = None
         if path.is_relative_to(base):
             try:
-                loaded = json.loads(path.read_text(encoding="utf-8"))
-                document = loaded if isinstance(loaded, dict) else None
-            except (OSError, ValueError):
+                document = read_results(path)
+            except (OSError, ValueError):  # missing, or not a results document (UntrustedJSON)
                 document = None
         found[name] = document
     return found
@@ -73,14 +78,17 @@ def read_results_documents(root: Path, events: Sequence[Event]) -> dict[str, dic
 
 def assemble_report(*, events: Sequence[Event], problems: Sequence[LogProblem], registry: Registry,
                     results: ResultsDocs, now: float, handle: str,
-                    idle_threshold_s: float = DEFAULT_IDLE_THRESHOLD_S) -> Report:
+                    idle_threshold_s: float = DEFAULT_IDLE_THRESHOLD_S, unusable_seqs: Sequence[int] = (),
+                    losses: Sequence[str] = (), similarity: Mapping[str, Any] | None = None) -> Report:
     """The report as a pure function of its inputs."""
     known = {m.id: m for m in registry.milestones}
     events, unusable = _usable(events)
+    unusable = sorted(set(unusable) | set(unusable_seqs))
     progress = derive_progress(events)
     times = account(events, now=now, idle_threshold_s=idle_threshold_s)
     started = [m for m in registry.milestones if _started(progress.get(m.id))]
-    reports = [_milestone(m, progress[m.id], times, events, registry, results) for m in started]
+    similar = similarity or {}
+    reports = [_milestone(m, progress[m.id], times, events, registry, results, similar.get(m.id)) for m in started]
     groups = _groups(registry, reports)
     levels = {r.id: r.verdict.level for r in reports if not r.bonus}
     over = [g.title for g in groups if g.timing == rules.OVER and g.id != "bonus"]
@@ -99,9 +107,11 @@ def assemble_report(*, events: Sequence[Event], problems: Sequence[LogProblem], 
     areas = _weak_areas(reports)
     tests = _weak_tests(reports)
     log = LogHealth(events=len(events), torn_lines=[p.line for p in problems if p.kind == "torn"],
-                    chain_problems=[f"line {p.line}: {p.detail}" for p in problems if p.kind != "torn"],
+                    chain_problems=[f"line {p.line}: {p.detail}" for p in problems if p.kind == "chain"],
                     unknown_milestones=sorted({e.milestone for e in events if e.milestone and e.milestone not in known}),
-                    unusable_events=unusable)
+                    unusable_events=unusable, malformed=[f"line {p.line}: {p.detail}" for p in problems
+                                                         if p.kind == "malformed"],
+                    losses=list(losses))
     return Report(
         handle=handle, generated_at=now, idle_threshold_s=idle_threshold_s, log=log, milestones=reports,
         not_started=[m.id for m in registry.milestones if m not in started and not m.bonus],  # bonus: optional
@@ -114,13 +124,12 @@ def assemble_report(*, events: Sequence[Event], problems: Sequence[LogProblem], 
 def _usable(events: Sequence[Event]) -> tuple[list[Event], list[int]]:
     """The events the bookkeeping can read, and the seq numbers of those it cannot.
 
-    The harness writes well-formed data, but a hand-edited line (which the hash
-    chain reports) may carry a string where a number belongs; such an event is
-    left out and listed rather than crashing the report.
+    ``read_log`` already leaves out events whose data does not match their type's
+    model (``challenge.events``); events built by hand get the same check here.
     """
     usable, unusable = [], []
     for event in events:
-        if unreadable_fields(event):
+        if data_problem(event.type, event.data) is not None:
             unusable.append(event.seq)
         else:
             usable.append(event)
@@ -134,7 +143,7 @@ def _started(item: MilestoneProgress | None) -> bool:
 # -- one milestone -----------------------------------------------------------
 
 def _milestone(m: Milestone, item: MilestoneProgress, times: TimeAccount, events: Sequence[Event],
-               registry: Registry, results: ResultsDocs) -> MilestoneReport:
+               registry: Registry, results: ResultsDocs, similarity: Any = None) -> MilestoneReport:
     mine = [e for e in events if e.milestone == m.id]
     time = _time(times.per_milestone.get(m.id, MilestoneTime()), mine)
     band = Band(m.target_hours.low, m.target_hours.high)
@@ -153,7 +162,7 @@ def _milestone(m: Milestone, item: MilestoneProgress, times: TimeAccount, events
         hints_used=item.hints_used, hints_total=len(m.hints), peeks=item.peeks, peeks_before_pass=peeks_before,
         builtins_used=sorted({name for a in attempts for name in a.builtins_used}), forbidden_used=forbidden,
         predicted_hours=item.predicted_hours, predicted_pass=item.predicted_pass, reflection=reflection,
-        failed_tests=_failed_tests(m.id, attempts), verdict=Verdict(level, level, reasons))
+        failed_tests=_failed_tests(m.id, attempts), verdict=Verdict(level, level, reasons), similarity=similarity)
 
 
 def _time(t: MilestoneTime, mine: Sequence[Event]) -> TimeSummary:

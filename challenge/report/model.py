@@ -90,6 +90,15 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class Similarity:
+    """How much of the learner's file the reference shares (token fingerprints, blind to renaming)."""
+
+    score: float  # 0-1
+    flagged: bool  # at or above challenge.similarity.THRESHOLD: as good as a copy of the reference
+    threshold: float
+
+
+@dataclass(frozen=True)
 class MilestoneReport:
     id: str
     title: str
@@ -112,6 +121,7 @@ class MilestoneReport:
     reflection: Reflection
     failed_tests: list[FailedTest]
     verdict: Verdict
+    similarity: Similarity | None = None  # of the learner's file to the reference (None: not measured)
 
 
 @dataclass(frozen=True)
@@ -169,6 +179,8 @@ class LogHealth:
     chain_problems: list[str]  # edited, deleted or reordered lines
     unknown_milestones: list[str]  # ids in the log that this harness does not know
     unusable_events: list[int] = field(default_factory=list)  # seq of events whose data could not be read
+    malformed: list[str] = field(default_factory=list)  # lines that are not usable events (too deep, mistyped)
+    losses: list[str] = field(default_factory=list)  # events cut off the end, or the log deleted
 
     @property
     def intact(self) -> bool:

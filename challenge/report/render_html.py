@@ -100,6 +100,9 @@ def _ratings(report: Report) -> list[str]:
     notes = tables.rating_notes(report)
     if notes:
         parts += ["<p>Notes:</p>", _list(notes)]
+    similar = tables.similarity_lines(report)
+    if similar:
+        parts += ["<p>Similarity to the reference:</p>", _list(similar)]
     return parts
 
 
@@ -111,7 +114,8 @@ def _details(report: Report) -> list[str]:
                  f"Predicted {m.predicted_hours:g} h." if m.predicted_hours is not None else "No hours prediction.",
                  f"Stated chance the first test passes: {tables.chance(m.predicted_pass)}.",
                  f"Help: {tables.help_cell(m)}" + (f" ({m.peeks_before_pass} before passing)." if m.peeks else "."),
-                 f"Built-ins used: {tables.builtins_cell(m)}.", tables.reflection_line(m)]
+                 f"Built-ins used: {tables.builtins_cell(m)}.",
+                 f"Similarity to the reference: {tables.similarity_cell(m)}.", tables.reflection_line(m)]
         parts += [f"<h3>{e(m.id)}: {e(m.title)}</h3>",
                   _p(f"Status: {m.status}. Time {tables.time_cell(m)} against {tables.band(m.target)}: {m.timing}. "
                      f"Verdict: {m.verdict.level} ({'; '.join(m.verdict.reasons)})."),

@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 
+from challenge.output import plain
 from challenge.report import tables
 from challenge.report.model import Report
 
 
 def render_markdown(report: Report, *, images: Sequence[tuple[str, str]] = ()) -> str:
-    lines = [f"# Self-calibration report: {report.handle}", "",
+    lines = [f"# Self-calibration report: {_inline(report.handle)}", "",
              f"Generated {tables.when(report.generated_at)} by `challenge report` "
              f"(schema {report.schema} v{report.version}).", ""]
     lines += _verdict(report)
@@ -32,7 +34,7 @@ def render_markdown(report: Report, *, images: Sequence[tuple[str, str]] = ()) -
     lines += ["## How the verdict is reached", ""]
     lines += [f"{number}. {rule}" for number, rule in enumerate(report.rules, start=1)]
     lines += ["", "## Event log", ""]
-    lines += [f"- {line}" for line in tables.log_lines(report)]
+    lines += [f"- {_inline(line)}" for line in tables.log_lines(report)]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -73,6 +75,9 @@ def _ratings(report: Report) -> list[str]:
     notes = tables.rating_notes(report)
     if notes:
         lines += ["Notes:", "", *[f"- {_inline(note)}" for note in notes], ""]
+    similar = tables.similarity_lines(report)
+    if similar:
+        lines += ["Similarity to the reference:", "", *[f"- {_inline(line)}" for line in similar], ""]
     return lines
 
 
@@ -82,12 +87,13 @@ def _details(report: Report) -> list[str]:
         lines += [f"### {m.id}: {m.title}", "",
                   f"Status: {m.status}. Time {tables.time_cell(m)} against {tables.band(m.target)}: {m.timing}. "
                   f"Verdict: **{m.verdict.level}** ({'; '.join(m.verdict.reasons)}).", ""]
-        lines += [f"- {line}" for line in tables.time_details(m)]
+        lines += [f"- {_inline(line)}" for line in tables.time_details(m)]
         lines += [f"- Predicted {m.predicted_hours:g} h." if m.predicted_hours is not None else "- No hours prediction.",
                   f"- Stated chance the first test passes: {tables.chance(m.predicted_pass)}.",
                   f"- Help: {tables.help_cell(m)}"
                   + (f" ({m.peeks_before_pass} before passing)." if m.peeks else "."),
-                  f"- Built-ins used: {tables.builtins_cell(m)}.",
+                  f"- Built-ins used: {_inline(tables.builtins_cell(m))}.",
+                  f"- Similarity to the reference: {tables.similarity_cell(m)}.",
                   f"- {tables.reflection_line(m)}", ""]
         if m.attempts:
             lines += [*_table(tables.attempts_table(m)), ""]
@@ -108,4 +114,6 @@ def _cell(text: str) -> str:
 
 
 def _inline(text: str) -> str:
-    return " ".join(str(text).split())
+    """One line of text that cannot become markup: no control characters, raw HTML escaped
+    (a learner's note or test name stays text on GitHub and in any Markdown viewer)."""
+    return html.escape(" ".join(plain(text).split()), quote=False)

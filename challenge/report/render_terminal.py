@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from rich import box
 from rich.console import Group, RenderableType
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from challenge.output import plain, untrusted as escape  # everything shown here may come from a stranger's bundle
 from challenge.report import tables
 from challenge.report.model import Report
 from challenge.report.verdict import BORDERLINE, FASTER, OVER, READY, ROUGHLY, RULES, SKILL_UP, WITHIN
@@ -42,8 +42,10 @@ def render_terminal(report: Report) -> RenderableType:
     if report.weakest_areas:
         parts.append(Text("Weakest areas: " + ", ".join(f"{a.area} ({a.mean_comfort:.1f})" for a in report.weakest_areas)))
     if report.weakest_tests:
-        parts.append(Text("Failed most: " + ", ".join(f"{t.milestone}: {t.name} ({t.attempts}x)"
+        parts.append(Text("Failed most: " + ", ".join(f"{t.milestone}: {plain(t.name, limit=120)} ({t.attempts}x)"
                                                        for t in report.weakest_tests)))
+    for line in tables.similarity_lines(report):
+        parts.append(Text.from_markup(f"[bold red]Like the reference:[/bold red] {escape(line)}"))
     parts.append(Text.from_markup(
         f"[dim]Rules: feel weighs more than time. Feel = mean comfort over the feel questions: comfortable >= "
         f"{RULES.comfortable_at:g}, hard < {RULES.hard_below:g}, else mixed. On time = up to "
@@ -57,23 +59,30 @@ def render_terminal(report: Report) -> RenderableType:
 
 def _milestones(report: Report) -> Table:
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True, show_edge=False)
-    for column in ("milestone", "status", "hours / target", "tests", "help", "predicted", "feel", "verdict"):
+    for column in ("milestone", "status", "hours / target", "tests", "help", "like ref.", "predicted", "feel", "verdict"):
         table.add_column(column, no_wrap=column not in ("help", "predicted"))
     for m in report.milestones:
         color = TIMING_STYLE.get(m.timing, "white")
         spent = f"{m.time.total_h:.1f}" + ("+" if m.status != "passed" else "") + ("*" if m.time.adjusted_s else "")
         table.add_row(
             escape(m.id), f"[{STATUS.get(m.status, 'white')}]{m.status}[/]",
-            f"[{color}]{spent}[/] / {tables.band(m.target)}", _attempts(m), _help(m), _predicted(m),
+            f"[{color}]{spent}[/] / {tables.band(m.target)}", _attempts(m), _help(m), _similarity(m), _predicted(m),
             f"{m.reflection.feel_score:.1f}" if m.reflection.feel_score is not None else tables.MISSING,
             f"[{STYLE.get(m.verdict.level, 'white')}]{m.verdict.level}[/]")
     notes = ["hours: active + self-reported, [green]on time[/], [yellow]roughly[/], [red]over[/]; + so far",
-             "* incl. self-reported", "tests: one mark per attempt", f"feel: mean comfort 1-5 ({tables.MISSING}: not reflected)"]
+             "* incl. self-reported", "tests: one mark per attempt",
+             "like ref.: share of the code found in the reference (renaming and layout do not count)",
+             f"feel: mean comfort 1-5 ({tables.MISSING}: not reflected)"]
     if report.not_started:
         notes.append("not started: " + ", ".join(report.not_started))
     table.caption = "; ".join(notes)
     table.caption_justify = "left"
     return table
+
+
+def _similarity(m) -> str:
+    cell = tables.similarity_cell(m)
+    return f"[bold red]{cell}[/]" if m.similarity is not None and m.similarity.flagged else cell
 
 
 def _attempts(m) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from challenge.durations import format_duration
 from challenge.report.model import Band, MilestoneReport, Report
+from challenge.similarity import describe as describe_similarity
 
 MISSING = "–"
 
@@ -66,12 +67,23 @@ def builtins_cell(m: MilestoneReport) -> str:
     return text
 
 
+def similarity_cell(m: MilestoneReport) -> str:
+    return describe_similarity(m.similarity.score if m.similarity else None)
+
+
 def milestones_table(report: Report) -> Table:
     rows = [[m.id + (" (bonus)" if m.bonus else ""), m.status, time_cell(m), band(m.target), m.timing,
-             attempts_cell(m), help_cell(m), builtins_cell(m), feel_cell(m), m.verdict.level]
+             attempts_cell(m), help_cell(m), builtins_cell(m), similarity_cell(m), feel_cell(m), m.verdict.level]
             for m in report.milestones]
-    return Table(["Milestone", "Status", "Time", "Target", "Timing", "Attempts", "Help", "Built-ins", "Feel",
-                  "Verdict"], rows)
+    return Table(["Milestone", "Status", "Time", "Target", "Timing", "Attempts", "Help", "Built-ins",
+                  "Like reference", "Feel", "Verdict"], rows)
+
+
+def similarity_lines(report: Report) -> list[str]:
+    """One line per milestone whose file is as similar to the reference as a copy."""
+    return [f"{m.id}: the file shares {m.similarity.score:.0%} of its code with the reference (flagged at "
+            f"{m.similarity.threshold:.0%}; renaming and layout do not count)"
+            for m in report.milestones if m.similarity is not None and m.similarity.flagged]
 
 
 def groups_table(report: Report) -> Table:
@@ -166,6 +178,8 @@ def log_lines(report: Report) -> list[str]:
     log = report.log
     lines = [f"{log.events} events; hash chain " + ("intact." if log.intact else "BROKEN: the log was edited.")]
     lines += [f"Integrity problem: {p}" for p in log.chain_problems]
+    lines += [f"Events lost: {loss}. The time, attempts and help in them are missing." for loss in log.losses]
+    lines += [f"Unusable line skipped: {p}" for p in log.malformed]
     if log.torn_lines:
         lines.append("Unreadable line(s) " + ", ".join(map(str, log.torn_lines))
                      + " skipped (a crash while writing); the rest of the log is used.")

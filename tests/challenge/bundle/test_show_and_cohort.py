@@ -96,3 +96,18 @@ def test_cohort_reads_bundles_and_leaves_out_tampered_ones(tmp_path, registry, c
     assert _invoke("cohort", str(ada), str(grace)) == 0
     assert "Where each learner falls" in capsys.readouterr().out
     assert _invoke("cohort", str(bad)) == 2
+
+
+def test_cohort_lists_learners_with_similar_code(tmp_path, registry, capsys):
+    folder = registry.folder(registry.get("attention"))
+    own = (folder / "alternatives" / "manual_softmax_baddbmm.py").read_text()
+    ada = _bundle(tmp_path, registry, "ada", source=own)
+    bo = _bundle(tmp_path, registry, "bo", source=own.replace("scores", "s").replace("    ", "  "))  # ada's, renamed
+    cy = _bundle(tmp_path, registry, "cy", source=(folder / "alternatives" / "einsum_fused_qkv.py").read_text())
+    dee = _bundle(tmp_path, registry, "dee", source=reference_source())
+    cohort = load_cohort(sources=[ada, bo, cy, dee], registry=registry)
+    assert [(p.first, p.second, p.score) for p in cohort.similar] == [("dee", "reference", 1.0), ("ada", "bo", 1.0)]
+    assert _invoke("cohort", str(ada), str(bo), str(cy), str(dee), "--format", "md") == 0
+    printed = capsys.readouterr().out
+    assert "## Similar code" in printed and "| attention | ada | bo | 100% |" in printed
+    assert "| attention | dee | reference | 100% |" in printed

@@ -12,7 +12,9 @@ import pytest
 from challenge.bundle.errors import IsolationUnavailable
 from challenge.bundle.verify import verify_bundle
 from tests.challenge.bundle.conftest import requires_isolation
-from tests.challenge.bundle.helpers import LOG, forged_event, read_entries, reference_source, rewrite, snapshot
+from tests.challenge.bundle.helpers import (
+    LOG, fake_pass, forged_event, read_entries, reference_source, rewrite, snapshot,
+)
 
 
 def _invoke(*args) -> int:
@@ -34,6 +36,9 @@ def test_an_honest_bundle_verifies_and_leaves_the_verifier_untouched(registry, v
     assert (attention.id, attention.claimed, attention.verified) == ("attention", "pass", "pass") and attention.agrees
     assert attention.tests.split("/")[0] == attention.tests.split("/")[1] and attention.attempts == 1
     assert attention.sandbox["isolated"] is True
+    # the learner's file is the reference itself: it verifies, and the similarity says what it is
+    assert attention.similarity == 1.0 and attention.similarity_flagged
+    assert any("as good as a copy" in note for note in attention.notes)
     assert snapshot(verifier.root) == before
     assert not any(verifier.tmp.iterdir()), "verify must clean up its temp folders (extraction and worker scratch)"
     assert hashlib.sha256(graded_bundle.read_bytes()).hexdigest() == bundle_sha
@@ -91,10 +96,30 @@ def test_the_cli_prints_the_table_and_json(registry, verifier, graded_bundle, ca
     printed = capsys.readouterr().out
     for column in ("milestone", "claimed", "verified", "time", "attempts", "help used", "built-ins"):
         assert column in printed
-    assert "VERIFIED" in printed and "network none" in printed
+    assert "VERIFIED" in printed and "network none" in printed and "100%" in printed  # like the reference
+    flat = " ".join(printed.split())
+    assert "What this proves: the code passes the hidden tests on this machine, and the bundle is consistent as " \
+           "packed. It cannot prove who wrote the code, nor that the time, attempts and help columns are complete: " \
+           "they are the learner's own record." in flat
     assert _invoke("verify", str(graded_bundle), "--json", "--seed", "7") == 0
     document = json.loads(capsys.readouterr().out)
     assert document["exit_code"] == 0 and document["milestones"][0]["verified"] == "pass"
+    assert document["milestones"][0]["similarity"] == 1.0 and "cannot prove who wrote" in document["what_this_proves"]
+
+
+@requires_isolation
+def test_an_independent_solution_is_not_flagged(tmp_path, registry, verifier):
+    from challenge.bundle.pack import submit
+    from challenge.workspace import init_workspace
+
+    workspace = init_workspace(handle="bo", path=tmp_path / "bo")
+    source = (registry.folder(registry.get("attention")) / "alternatives" / "einsum_fused_qkv.py").read_text()
+    fake_pass(workspace, registry, "attention", source=source)
+    bundle = submit(workspace=workspace, registry=registry, output=tmp_path / "bo.zip").zip_path
+    result = verify_bundle(source=bundle, registry=registry)
+    [attention] = result.milestones
+    assert result.exit_code == 0 and attention.similarity < 0.3 and not attention.similarity_flagged
+    assert not any("copy" in note for note in attention.notes)
 
 
 def test_the_cli_names_the_failed_check(tmp_path, graded_bundle, capsys):

@@ -1,0 +1,75 @@
+"""Print the calibration of ``challenge.similarity.THRESHOLD`` on the catalogue.
+
+For every milestone: the similarity of each alternative to the reference,
+with the share of the alternative's code lines that are literally lines of the
+reference (a plain line count, independent of the fingerprints: 60% or more
+means the alternative is the reference edited in one place, not an
+independently written solution); a verbatim copy, a renamed and re-indented
+copy, and the stub. Then every reference against the references of the other
+milestones (later milestones reuse earlier code, so those that build on one
+another are high), and the margins of the threshold.
+
+    python bench/similarity_calibration.py
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from challenge.similarity import THRESHOLD, reference_similarity  # noqa: E402
+
+DERIVED_AT = 0.6  # share of literal reference lines from which an alternative counts as an edit of the reference
+
+
+def code_lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+def literal_share(alternative: str, reference: str) -> float:
+    lines, known = code_lines(alternative), set(code_lines(reference))
+    return sum(1 for line in lines if line in known) / max(1, len(lines))
+
+
+def renamed(source: str) -> str:
+    """Every local-looking name renamed and the indentation halved: what a copier does to hide."""
+    names = sorted(set(re.findall(r"\b(scores|weights|mask|logits|hidden|attn|out|x|y|q|k|v)\b", source)))
+    for index, name in enumerate(names):
+        source = re.sub(rf"\b{name}\b", f"renamed_{index}", source)
+    return source.replace("    ", "  ")
+
+
+def main() -> None:
+    folders = sorted(p for p in (ROOT / "milestones").iterdir() if (p / "reference.py").is_file())
+    independent, derived = [], []
+    print(f"threshold {THRESHOLD:.2f}\n")
+    print(f"{'milestone':18} {'alternative':36} {'similarity':>10} {'literal lines':>14}  kind")
+    for folder in folders:
+        reference = (folder / "reference.py").read_text(encoding="utf-8")
+        for path in sorted((folder / "alternatives").glob("*.py")):
+            source = path.read_text(encoding="utf-8")
+            score, share = reference_similarity(source, folder), literal_share(source, reference)
+            kind = "derived" if share >= DERIVED_AT else "independent"
+            (derived if kind == "derived" else independent).append((score, f"{folder.name}/{path.stem}"))
+            print(f"{folder.name:18} {path.stem:36} {score:10.2f} {share:14.0%}  {kind}")
+        for label, source in (("(verbatim copy)", reference), ("(renamed copy)", renamed(reference)),
+                              ("(stub)", (folder / "stub.py").read_text(encoding="utf-8"))):
+            print(f"{folder.name:18} {label:36} {reference_similarity(source, folder):10.2f}")
+    print("\nreferences of other milestones (row: the milestone compared with; column: the file)")
+    print(" " * 6 + " ".join(f"{f.name[:5]:>5}" for f in folders))
+    for folder in folders:
+        cells = [reference_similarity((other / "reference.py").read_text(encoding="utf-8"), folder)
+                 for other in folders]
+        print(f"{folder.name[:5]:5} " + " ".join(f"{c:5.2f}" for c in cells))
+    top, low = max(independent), min(derived) if derived else (1.0, "-")
+    print(f"\nhighest independent alternative {top[0]:.2f} ({top[1]}): margin {THRESHOLD - top[0]:.2f} below the "
+          f"threshold {THRESHOLD:.2f}")
+    print(f"lowest derived alternative {low[0]:.2f} ({low[1]}): {low[0] - THRESHOLD:.2f} above it")
+
+
+if __name__ == "__main__":
+    main()
