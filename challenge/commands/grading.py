@@ -34,14 +34,18 @@ def test(
       challenge test attention --confidence 0.8
       challenge test multihead --seed 1234 --json
     """
-    ctx = open_context(workspace)
-    m = ctx.milestone(milestone)
-    learner_file_of(ctx.workspace, m)
-    if confidence is not None:
-        record_confidence(workspace=ctx.workspace, milestone=m, confidence=confidence)
-    if not as_json:
-        out.text(f"Testing [bold]{m.id}[/bold] in a sandbox ...")
-    outcome = run_tests(workspace=ctx.workspace, registry=ctx.registry, milestone=m, seed=seed)
+    from grader import api
+
+    # The sandbox starts first: it imports torch while this process reads the workspace and imports its own.
+    with api.WarmGrader() as warm:
+        ctx = open_context(workspace)
+        m = ctx.milestone(milestone)
+        learner_file_of(ctx.workspace, m)
+        if confidence is not None:
+            record_confidence(workspace=ctx.workspace, milestone=m, confidence=confidence)
+        if not as_json:
+            out.text(f"Testing [bold]{m.id}[/bold] in a sandbox ...")
+        outcome = run_tests(workspace=ctx.workspace, registry=ctx.registry, milestone=m, seed=seed, grader=warm)
     if as_json:
         out.json(outcome.result.to_dict())
     else:

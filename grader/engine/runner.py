@@ -31,6 +31,10 @@ from grader.results import RunResult, TestResult, overall_status
 MAX_SOURCE_BYTES = 2 * 1024 * 1024
 JUDGE_HEADROOM = 8 * 1024**3  # address space the judge may grow by while grading (references, data, replies)
 RULE_TEST = "uses no forbidden built-in"
+# pytest plugins the hidden tests do not use; unraisableexception alone cost two full gc.collect() per run
+UNUSED_PLUGINS = ("cacheprovider", "timeout", "unraisableexception", "threadexception", "pastebin", "junitxml",
+                  "doctest", "stepwise", "setuponly", "setupplan", "faulthandler", "warnings", "subtests", "legacypath",
+                  "logging")
 
 
 def host_for(request: GradeRequest) -> SandboxHost:
@@ -117,6 +121,19 @@ def _static_violations(source: str, forbidden: list[str]) -> list[Violation]:
         return []  # the worker's import reports the syntax error with its line
 
 
+@contextlib.contextmanager
+def judge_threads(count: int = 1):
+    """The judge's reference computations are tiny: one thread, so that it does not spin against the worker."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def _run_tests(request: GradeRequest, host: SandboxHost, seed: int, result: RunResult) -> None:
     import pytest  # after the sandbox has started: both import at once
 
@@ -139,8 +156,9 @@ def _run_tests(request: GradeRequest, host: SandboxHost, seed: int, result: RunR
             return
         plugin = ResultsPlugin(session, seed=seed)
         args = [str(HIDDEN_DIR / request.folder), "-c", str(HIDDEN_DIR / "pytest.ini"), "--rootdir", str(HIDDEN_DIR),
-                "-q", "-p", "no:cacheprovider", "-p", "no:timeout", "--import-mode=importlib"]
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                "-q", "--import-mode=importlib", "--assert=plain",  # GradingFailure carries the messages; no rewriting
+                *(arg for name in UNUSED_PLUGINS for arg in ("-p", f"no:{name}"))]
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), judge_threads():
             exit_code = pytest.main(args, plugins=[plugin])
         if exit_code == pytest.ExitCode.INTERRUPTED:
             result.tests = plugin.results

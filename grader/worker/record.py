@@ -39,6 +39,39 @@ def resolve(dotted: str) -> Any | None:
     return None
 
 
+class _Functions(TorchFunctionMode):
+    def __init__(self, record: "BuiltinRecord"):
+        super().__init__()
+        self.record = record
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        name = self.record.functions.get(id(func))
+        if name:
+            self.record.called.add(name)
+        return func(*args, **(kwargs or {}))
+
+
+class _Operators(TorchDispatchMode):
+    def __init__(self, record: "BuiltinRecord"):
+        super().__init__()
+        self.record = record
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        name = self.record.operators.get(func.overloadpacket.__name__)
+        if name:
+            self.record.called.add(name)
+        return func(*args, **(kwargs or {}))
+
+
+# TorchDispatchMode wraps __torch_dispatch__ so that torch.compile skips it, importing all of torch._dynamo
+# (sympy included, ~2.5 s) on the first operator of every fresh worker. Nothing here is ever compiled (the
+# built-in rule refuses torch.compile where operators are watched): tell the wrapper it is done already.
+_raw = _Operators.__dict__["__torch_dispatch__"]
+for _fn in (getattr(_raw, "__wrapped__", None), _raw):
+    if callable(_fn):
+        _fn.__dynamo_disable = getattr(_raw, "__wrapped__", _raw)  # noqa: B010 - the attribute torch looks up
+
+
 class BuiltinRecord:
     """``names``: dotted Python names to record; ``operators``: ATen name -> the dotted name it stands for."""
 
@@ -58,26 +91,10 @@ class BuiltinRecord:
     def watching(self, *, operators: bool = True):
         """Record while learner code runs. The operator record costs a Python call per ATen op:
         training loops run without it (their models are graded under it afterwards)."""
-        record = self
-
-        class _Functions(TorchFunctionMode):
-            def __torch_function__(self, func, types, args=(), kwargs=None):
-                name = record.functions.get(id(func))
-                if name:
-                    record.called.add(name)
-                return func(*args, **(kwargs or {}))
-
-        class _Operators(TorchDispatchMode):
-            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-                name = record.operators.get(func.overloadpacket.__name__)
-                if name:
-                    record.called.add(name)
-                return func(*args, **(kwargs or {}))
-
         with ExitStack() as stack:
             if operators and self.operators:
-                stack.enter_context(_Operators())
-            stack.enter_context(_Functions())
+                stack.enter_context(_Operators(self))
+            stack.enter_context(_Functions(self))
             yield
 
     def scan(self, obj: Any, harness_owned: set[int]) -> None:
