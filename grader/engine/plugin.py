@@ -34,7 +34,8 @@ def classify(error: BaseException) -> tuple[str, str, str]:
     if isinstance(error, GradingFailure):
         return "fail", error.message, error.hint
     if isinstance(error, MissingSymbol):
-        return "error", f"{error.name} is missing from your file.", "Check the name and signature in README.md: the tests look it up by that name."
+        return "error", f"{error.name} is missing from your file.", \
+            "Check the name and signature in README.md: the tests look it up by that name."
     if isinstance(error, LearnerException):
         message = f"Your code raised {error.message}"
         if error.traceback:
@@ -57,10 +58,12 @@ def classify(error: BaseException) -> tuple[str, str, str]:
             hint = "Your code raised KeyboardInterrupt itself: raise a specific exception instead."
         return "error", message, hint
     if isinstance(error, WorkerTimeout):
-        return "error", f"Time limit: {error}", "Look for a loop that never ends, or work that grows much faster than the input."
+        return "error", f"Time limit: {error}", \
+            "Look for a loop that never ends, or work that grows much faster than the input."
     if isinstance(error, WorkerCrashed):
         text = str(error)
-        return "error", text[:1].upper() + text[1:], "Memory blow-ups, os._exit and native crashes end the worker; the next test gets a fresh one."
+        return "error", text[:1].upper() + text[1:], \
+            "Memory blow-ups, os._exit and native crashes end the worker; the next test gets a fresh one."
     if isinstance(error, WorkerProblem):
         return "error", str(error), ""
     return "error", f"Harness error in this hidden test ({type(error).__name__}: {error}).", \

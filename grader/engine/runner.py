@@ -108,7 +108,8 @@ def _read_source(path: Path, result: RunResult) -> str | None:
         result.message = f"{path} does not exist."
         return None
     if len(data) > MAX_SOURCE_BYTES:
-        result.message = f"{Path(path).name} is {len(data):,} bytes; a solution file may be at most {MAX_SOURCE_BYTES:,}."
+        result.message = (f"{Path(path).name} is {len(data):,} bytes; a solution file may be at most "
+                          f"{MAX_SOURCE_BYTES:,}.")
         return None
     result.learner_file_sha256 = hashlib.sha256(data).hexdigest()
     return data.decode("utf-8", errors="replace")
@@ -145,7 +146,7 @@ def _run_tests(request: GradeRequest, host: SandboxHost, seed: int, result: RunR
     config = SessionConfig(learner_file=request.learner_file, tracked=list(request.policy.tracked),
                            limits=limits_of(request), call_timeout_s=request.budgets.call_timeout_s,
                            run_timeout_s=request.budgets.run_timeout_s, threads=request.threads,
-                           operators=watched_operators(forbidden))  # the operator record costs time: only where it decides
+                           operators=watched_operators(forbidden))  # costs time: only where it decides
     session = LearnerSession(config, host=host, task=request.task, trained=request.trained)
     try:
         try:

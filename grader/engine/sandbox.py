@@ -173,7 +173,8 @@ def launch(*, isolation: str, limits: Limits, threads: int, devices: tuple[str, 
         command = [*prefix, sys.executable]  # the venv's interpreter, in place: it finds its packages itself
         runtime_in_sandbox, sites = str(runtime), []
         config.update(scratch=str(host_scratch / "runs"), wipe=[str(host_scratch / "tmp")],
-                      own_pid_namespace=bool(prefix), read_paths=world.fallback_read_roots(runtime) + [str(host_scratch)],
+                      own_pid_namespace=bool(prefix),
+                      read_paths=world.fallback_read_roots(runtime) + [str(host_scratch)],
                       write_paths=[str(host_scratch)], write_files=["/dev/null", *world.device_files(devices)])
         if prefix:
             mode.kind, mode.network = "namespaces", "none (network namespace)"

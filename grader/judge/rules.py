@@ -277,7 +277,7 @@ def check_source(source: str, *, forbidden: list[str]) -> list[Violation]:
 
 
 def _without_annotations(tree: ast.AST) -> ast.AST:
-    """Type annotations name classes without using them (``def load_torch_weights(self, mha: nn.MultiheadAttention)``)."""
+    """Type annotations name classes without using them (``def load(self, mha: nn.MultiheadAttention)``)."""
     for node in ast.walk(tree):
         if isinstance(node, ast.arg):
             node.annotation = None

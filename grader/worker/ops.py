@@ -80,7 +80,8 @@ class LearnerHost:
             return [self._export(v) for v in value]
         if isinstance(value, dict) and all(isinstance(k, str) for k in value):
             return {k: self._export(v) for k, v in value.items()}
-        if isinstance(value, torch.Tensor) and type(value) is not torch.Tensor and not isinstance(value, torch.nn.Parameter):
+        if isinstance(value, torch.Tensor) and type(value) is not torch.Tensor \
+                and not isinstance(value, torch.nn.Parameter):
             return Unsupported(f"{type(value).__qualname__} (a Tensor subclass)")
         return value
 
