@@ -162,7 +162,10 @@ def bubblewrap_args(*, runtime: Path, env: dict[str, str], scratch_mb: int, layo
     if user_namespace:
         args += ["--unshare-user", "--uid", "1000", "--gid", "1000"]
     args += ["--clearenv"]
-    env = env | {"LD_LIBRARY_PATH": layout.library_path}
+    library_path = [layout.library_path]
+    if "cuda" in devices:  # the driver's libraries may be found only through the judge's library path
+        library_path += [p for p in os.environ.get("LD_LIBRARY_PATH", "").split(":") if p.startswith("/usr/")]
+    env = env | {"LD_LIBRARY_PATH": ":".join(library_path)}
     for key, value in sorted(env.items()):
         args += ["--setenv", key, value]
     args += system_binds()
