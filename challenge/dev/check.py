@@ -15,7 +15,8 @@ For each milestone (like rustlings' ``dev check``):
 - every alternative (``alternatives/*.py``: another valid solution) passes.
 
 Runs go through the same engine as ``challenge test`` with the built-ins policy
-of a learner who passed every earlier milestone. Several seeds (``seeds``)
+of a learner who passed every earlier milestone, each entry's text written to a
+temporary folder as the learner's file (``milestone.learner_file``). Several seeds (``seeds``)
 catch a mutant that survives by luck on one draw of shapes and values.
 
 How a milestone is run comes from its data, never its name: ``KINDS`` maps
