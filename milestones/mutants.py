@@ -28,10 +28,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from milestones.schema import FORMAT_VERSION, MilestoneFormatError, _Strict, describe_validation_error
+from milestones.registry import read_yaml_mapping
+from milestones.schema import MilestoneFormatError, _Strict, describe_validation_error
 
 CATALOGUE_FILE = "mutants.yaml"
 
@@ -148,18 +148,7 @@ def _match(lines: list[str], start: int, find: list[str]) -> str | None:
 def read_catalogue(folder: Path) -> MutantCatalogue:
     """The catalogue of the milestone in ``folder``; an error names the file and the mutant."""
     path = Path(folder) / CATALOGUE_FILE
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MilestoneFormatError(path, ["file is missing"]) from None
-    except yaml.YAMLError as error:
-        raise MilestoneFormatError(path, [f"not valid YAML: {error}"]) from None
-    if not isinstance(raw, dict):
-        raise MilestoneFormatError(path, ["expected a mapping with format_version and mutants"])
-    version = raw.get("format_version")
-    if isinstance(version, int) and version > FORMAT_VERSION:
-        raise MilestoneFormatError(path, [f"format_version: {version} is newer than this harness understands "
-                                          f"({FORMAT_VERSION})"], newer=True)
+    raw = read_yaml_mapping(path)
     try:
         return MutantCatalogue.model_validate(raw)
     except ValidationError as error:
