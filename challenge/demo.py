@@ -21,6 +21,7 @@ from challenge.grading import record_confidence, run_tests
 from challenge.reflection import parse_answers, reflection_questions, record_reflection
 from challenge.workspace import Workspace, init_workspace
 from milestones import Milestone, Registry
+from milestones.mutants import mutant_source
 
 HOUR = 3600.0
 
@@ -33,7 +34,7 @@ class Scene:
     predict_hours: float
     predict_pass: float
     hours: float  # active hours spent, simulated
-    first_try: str | None  # a mutant from the catalogue, submitted before the reference
+    first_try: str | None  # a mutant from the catalogue (mutants.yaml), submitted before the reference
     feel: int  # the 1-5 rating given to every reflection question
 
 
@@ -111,7 +112,7 @@ def _play(scene: Scene, milestone: Milestone, workspace: Workspace, registry: Re
     source = registry.folder(milestone)
     if scene.first_try:
         _work(workspace, clock, scene.hours * 0.6)
-        shutil.copyfile(source / "mutants" / f"{scene.first_try}.py", started.learner_file)
+        started.learner_file.write_text(mutant_source(source, scene.first_try), encoding="utf-8")
         outcome = run_tests(workspace=workspace, registry=registry, milestone=milestone)
         show_result(outcome.result, "first try (with a classic mistake)")
         hint = take_hint(workspace=workspace, milestone=milestone)

@@ -74,6 +74,13 @@ def _milestone_format(error) -> UserMessage:
     return UserMessage(f"Milestone file {error.path} is invalid:\n{problems}", "Fix the field(s) named above.", 1)
 
 
+def _stale_mutant(error) -> UserMessage:
+    problems = "\n".join(f"  - {p}" for p in error.problems)
+    return UserMessage(f"Mutant '{error.name}' no longer applies to its milestone's reference.py:\n{problems}",
+                       "Update its edits in the milestone's mutants.yaml; `challenge dev check` lists every stale one.",
+                       1)
+
+
 def _lock_timeout(error) -> UserMessage:
     return UserMessage(
         f"Another challenge command holds the workspace lock ({error}).",
@@ -108,6 +115,7 @@ def _table() -> list[tuple[type[BaseException] | str, Callable[[BaseException], 
     # Imported here so that building the table costs nothing at start-up.
     from filelock import Timeout
 
+    from milestones.mutants import StaleMutant
     from milestones.registry import UnknownMilestone
     from milestones.schema import MilestoneFormatError
 
@@ -115,6 +123,7 @@ def _table() -> list[tuple[type[BaseException] | str, Callable[[BaseException], 
         (ChallengeError, lambda e: UserMessage(e.message, e.hint, e.exit_code)),
         (UnknownMilestone, _unknown_milestone),
         (MilestoneFormatError, _milestone_format),
+        (StaleMutant, _stale_mutant),
         (Timeout, _lock_timeout),
         (PermissionError, _permission),
         # named, not imported: the data pipeline imports torch

@@ -1,5 +1,7 @@
 """Milestone content as data: one folder per milestone with ``milestone.yaml``,
-``README.md`` (instructions), ``stub.py`` and ``reference.py``.
+``README.md`` (instructions), ``stub.py``, ``reference.py``, and the catalogue of
+wrong solutions (``mutants.yaml``, see :mod:`milestones.mutants`) and valid ones
+(``alternatives/``).
 
 This package holds the schema and the loader; it imports neither ``challenge``
 nor ``grader``.

@@ -35,8 +35,8 @@ class UnknownMilestone(LookupError):
         super().__init__(name)
 
 
-def read_yaml_model(path: Path, model: type[Model], **extra: object) -> Model:
-    """Parse ``path`` into ``model``; every problem names the file and the field."""
+def read_yaml_mapping(path: Path) -> dict:
+    """The top-level mapping of a data file, refused if missing, malformed or from a newer harness."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -52,6 +52,12 @@ def read_yaml_model(path: Path, model: type[Model], **extra: object) -> Model:
             [f"format_version: {version} is newer than this harness understands ({FORMAT_VERSION})"],
             newer=True,
         )
+    return raw
+
+
+def read_yaml_model(path: Path, model: type[Model], **extra: object) -> Model:
+    """Parse ``path`` into ``model``; every problem names the file and the field."""
+    raw = read_yaml_mapping(path)
     try:
         return model.model_validate({**raw, **extra})
     except ValidationError as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -9,12 +10,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from challenge.commands.options import JsonOpt
-from challenge.devcheck import DEFAULT_SEED, DevCheckReport, Entry, dev_check
+from challenge.dev.catalogue import Entry
+from challenge.dev.check import DEFAULT_SEED, DevCheckReport, dev_check
+from challenge.dev.scaffold import new_milestone
 from challenge.errors import UsageError
 from challenge.output import out
 from milestones import load_registry
 
-app = typer.Typer(help="Maintainer tooling: check the milestones' stubs, references and mutation catalogues.",
+app = typer.Typer(help="Maintainer tooling: check the milestones' stubs, references and mutation catalogues; "
+                       "scaffold a new milestone.",
                   no_args_is_help=True, add_completion=False)
 
 STATUS = {"ok": "[green]ok[/green]", "fail": "[bold red]FAIL[/bold red]", "skip": "[yellow]skip[/yellow]"}
@@ -53,6 +57,37 @@ def check(
     else:
         render(report)
     raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command("new")
+def new(
+    milestone_id: Annotated[str, typer.Argument(metavar="ID", help="The new milestone's id, e.g. rope.",
+                                                show_default=False)],
+    kind: Annotated[str, typer.Option(help="module: graded by calling the learner's code; "
+                                           "training: graded on a trained checkpoint.")] = "module",
+    title: Annotated[Optional[str], typer.Option(help="One-line title (default: a TODO).")] = None,
+) -> None:
+    """Scaffold a new milestone, numbered after the last one, that already runs under `dev check`.
+
+    Writes milestones/NN_ID/ (milestone.yaml, README.md, stub.py, reference.py,
+    an empty mutants.yaml, alternatives/) and the hidden test
+    grader/hidden/NN_ID/test_ID.py. `challenge dev check ID` then shows the stub
+    failing and the reference passing. Replace every TODO(ID), then add mutants
+    and alternatives (CONTRIBUTING.md).
+
+    Examples:
+      challenge dev new rope
+      challenge dev new distill --kind training --title "Distil the GPT"
+    """
+    import grader
+    from milestones.registry import MILESTONES_DIR
+
+    made = new_milestone(milestone_id=milestone_id, kind=kind, title=title, milestones_root=MILESTONES_DIR,
+                         hidden_root=Path(grader.__file__).resolve().parent / "hidden")
+    for path in made.files:
+        out.text(f"  created {escape(str(path))}")
+    out.success(f"Milestone '{milestone_id}' ({kind}) scaffolded in {escape(str(made.milestone_dir))}.")
+    out.text(f"Next: fill in every TODO({milestone_id}), then run `challenge dev check {milestone_id}`.")
 
 
 def render(report: DevCheckReport) -> None:
