@@ -104,24 +104,29 @@ class Engine:
         registry = load_registry()
         self.registry, self.milestone = registry, registry.get("attention")
 
+    def request(self, case: str):
+        """The grading request of a fixture, its placeholders filled in (the learner file written once)."""
+        learner = self.root / "learners" / case / "attention.py"
+        if not learner.is_file():
+            source = (FIXTURES / case / "attention.py").read_text()
+            for placeholder, value in self.placeholders.items():
+                source = source.replace(placeholder, value)
+            learner.parent.mkdir(parents=True)
+            learner.write_text(source)
+        request = grade_request(registry=self.registry, milestone=self.milestone, learner_file=learner,
+                                passed=set(), seed=SEED)
+        budgets = dataclasses.replace(request.budgets, call_timeout_s=CALL_TIMEOUT_S, run_timeout_s=RUN_WALL_LIMIT_S)
+        return dataclasses.replace(request, budgets=budgets)
+
     def run(self, case: str) -> tuple[RunResult, float]:
         if case in NEEDS_ISOLATION and not self.isolated:
             pytest.skip(f"{case} needs the full sandbox, and this machine gives: {self.sandbox}")
         if case in NEEDS_TASK_LIMIT and "at most" not in self.sandbox.get("processes", ""):
             pytest.skip(f"{case} needs a cap on the worker's tasks: {self.sandbox.get('processes')}")
         if case not in self.results:
-            source = (FIXTURES / case / "attention.py").read_text()
-            for placeholder, value in self.placeholders.items():
-                source = source.replace(placeholder, value)
-            folder = self.root / "learners" / case
-            folder.mkdir(parents=True)
-            learner = folder / "attention.py"
-            learner.write_text(source)
-            request = grade_request(registry=self.registry, milestone=self.milestone, learner_file=learner,
-                                    passed=set(), seed=SEED)
-            budgets = dataclasses.replace(request.budgets, call_timeout_s=CALL_TIMEOUT_S, run_timeout_s=RUN_WALL_LIMIT_S)
+            request = self.request(case)
             started = time.monotonic()
-            result = api.grade(dataclasses.replace(request, budgets=budgets))
+            result = api.grade(request)
             self.results[case] = (result, time.monotonic() - started)
         return self.results[case]
 
@@ -426,6 +431,28 @@ def test_protocol_tampering_crashes_the_worker_with_a_reason(engine):
     assert any("answered request 1000000" in t.message for t in bad)
     assert all("malformed message" in t.message or "answered request" in t.message for t in bad)
     assert any(t.status == "pass" for t in result.tests)
+
+
+WARM_SEQUENCE = ["orphan_processes", "write_outside_scratch", "unix_socket", "read_home", "protocol_tamper",
+                 "fork_bomb_copies", "env_secret", "lying_objects", "reference_passes"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(20 * RUN_WALL_LIMIT_S)
+def test_hostile_fixtures_through_one_warm_sandbox_change_nothing(engine):
+    """`challenge watch` keeps one sandbox for many runs: each hostile fixture, run one after another in it,
+    gets the result its own cold sandbox gives, and the reference still passes after all of them."""
+    if not engine.isolated:
+        pytest.skip(f"needs the full sandbox, and this machine gives: {engine.sandbox}")
+    with api.WarmGrader() as warm:
+        for case in WARM_SEQUENCE:
+            got = normalise(warm.grade(engine.request(case)), engine)
+            expected = json.loads((FIXTURES / case / "expected.json").read_text())
+            assert [(t["name"], t["status"]) for t in got["tests"]] == \
+                [(t["name"], t["status"]) for t in expected["tests"]], case
+            if case not in LOAD_DEPENDENT:
+                assert got == expected, case
+    assert _processes_with([f"sleep {arg}" for arg in engine.sleep_args]) == []
 
 
 def test_nothing_leaks(engine):
