@@ -82,6 +82,9 @@ def new(
     import grader
     from milestones.registry import MILESTONES_DIR
 
+    if not (MILESTONES_DIR.parent / "pyproject.toml").is_file():  # an installed copy: edits there would be lost
+        raise UsageError(f"`challenge dev new` writes into the source tree, and {MILESTONES_DIR.parent} is not one.",
+                         "Run it from a clone of the repository installed with `pip install -e .`.")
     made = new_milestone(milestone_id=milestone_id, kind=kind, title=title, milestones_root=MILESTONES_DIR,
                          hidden_root=Path(grader.__file__).resolve().parent / "hidden")
     for path in made.files:

@@ -24,6 +24,7 @@ def _copy_tree(tmp_path: Path, *packages: str) -> Path:
     root = tmp_path / "tree"
     for package in packages:
         shutil.copytree(REPO / package, root / package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "pyproject.toml", root)
     return root
 
 
@@ -102,3 +103,12 @@ def test_a_scaffolded_milestone_runs_under_dev_check(tmp_path, kind):
     assert failed == {"schema: mutants", "schema: alternatives"}
     assert items["schema: mutants"]["got"] == "0"
     assert not list(REGISTRY.root.glob("*_scaled")) and not (REPO / "grader" / "hidden" / folder).exists()
+
+
+def test_an_installed_copy_without_its_source_tree_is_refused(tmp_path):
+    root = _copy_tree(tmp_path, "challenge", "grader", "milestones")
+    (root / "pyproject.toml").unlink()
+    before = _listing(root)
+    refused = _challenge(root, "dev", "new", "rope")
+    assert refused.returncode == 2 and "not one" in refused.stderr and "pip install -e" in refused.stderr
+    assert _listing(root) == before
