@@ -83,9 +83,9 @@ def _permission(error) -> UserMessage:
 
 
 def _data_unavailable(error) -> UserMessage:
-    return UserMessage(f"The training data is not available: {error}",
-                       "Set CHALLENGE_DATA_DIR to a folder with rt-polarity/ and ag_news/ in their original formats, "
-                       "or connect to the internet so `datasets` can download them.", 1)
+    from challenge.data import FIX_HINT
+
+    return UserMessage(f"The training data is not available: {error}", FIX_HINT, 1)
 
 
 def _table() -> list[tuple[type[BaseException] | str, Callable[[BaseException], UserMessage]]]:

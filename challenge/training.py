@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,14 +40,19 @@ def task_name(milestone: Milestone) -> str | None:
 
 
 def prepare_data(milestone: Milestone, *, cache_dir: Path):
-    """The harness's data set for ``milestone`` (local CHALLENGE_DATA_DIR or the hub)."""
-    from milestones.tasks import prepare_task
+    """The harness's data set for ``milestone`` ($CHALLENGE_DATA_DIR, the data cache folder or the hub).
+    Without it, the error names the milestone, the data set and the command that gets it."""
+    from milestones.tasks import DataUnavailable, prepare_task
 
     name = task_name(milestone)
     if name is None:
         require_training(milestone)
-    data_dir = os.environ.get("CHALLENGE_DATA_DIR")
-    return prepare_task(name, data_dir=Path(data_dir) if data_dir else None, cache_dir=cache_dir)
+    try:
+        return prepare_task(name, data_dir=None, cache_dir=cache_dir)
+    except DataUnavailable as error:
+        from challenge.data import FIX_HINT
+
+        raise ChallengeError(f"'{milestone.id}' has no data to work with. {error}", FIX_HINT) from None
 
 
 def cache_dir_of(workspace: Workspace) -> Path:
@@ -57,7 +61,8 @@ def cache_dir_of(workspace: Workspace) -> Path:
 
 def train_milestone(*, workspace: Workspace, registry: Registry, milestone: Milestone, budget_s: float | None,
                     device: str, seed: int, on_progress: Callable[[dict], None] | None = None,
-                    on_stop_requested: Callable[[], None] | None = None) -> TrainResult:
+                    on_stop_requested: Callable[[], None] | None = None, task=None) -> TrainResult:
+    """Train the learner's file in the sandbox; ``task``: the prepared data, if the caller already has it."""
     require_training(milestone)
     budget = float(budget_s if budget_s is not None else milestone.training.default_budget_s)
     if not 0 < budget <= milestone.training.max_budget_s:
@@ -65,7 +70,8 @@ def train_milestone(*, workspace: Workspace, registry: Registry, milestone: Mile
                          f"The default is {milestone.training.default_budget_s:g} s.")
     device = _check_device(device)
     learner_file = learner_file_of(workspace, milestone)
-    task = prepare_data(milestone, cache_dir=cache_dir_of(workspace))
+    if task is None:
+        task = prepare_data(milestone, cache_dir=cache_dir_of(workspace))
     from grader.training import TrainRequest, run_training
 
     tracked, forbidden = builtins_policy(registry, milestone, passed_ids(workspace.log.read().events))
