@@ -79,7 +79,8 @@ def _lock_timeout(error) -> UserMessage:
 
 
 def _permission(error) -> UserMessage:
-    return UserMessage(f"Permission denied: {error.filename or error}", "Check that the workspace folder is yours and writable.", 1)
+    return UserMessage(f"Permission denied: {error.filename or error}",
+                       "Check that the workspace folder is yours and writable.", 1)
 
 
 def _data_unavailable(error) -> UserMessage:

@@ -99,10 +99,12 @@ def read_log(path: Path) -> LogReading:
             reading.problems.append(LogProblem(number, "torn", "unreadable line (a crash while writing?)"))
             continue
         if event.hash != chain_hash(event.prev, event.body()):
-            reading.problems.append(LogProblem(number, "chain", f"event {event.seq} was edited (its hash does not match)"))
+            reading.problems.append(LogProblem(number, "chain",
+                                               f"event {event.seq} was edited (its hash does not match)"))
         elif event.prev != expected_prev or event.seq != expected_seq:
             reading.problems.append(LogProblem(
-                number, "chain", f"event {event.seq} does not follow event {expected_seq - 1} (a line was deleted or moved)"))
+                number, "chain",
+                f"event {event.seq} does not follow event {expected_seq - 1} (a line was deleted or moved)"))
         reading.events.append(event)
         expected_prev, expected_seq = event.hash, event.seq + 1
     return reading

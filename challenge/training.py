@@ -88,7 +88,8 @@ def train_milestone(*, workspace: Workspace, registry: Registry, milestone: Mile
                                      learner_file=learner_file, budget_s=budget, device=device, seed=seed)
     workspace.log.append("train", milestone=milestone.id, data={
         "phase": "end", "status": outcome.status, "stopped_by": outcome.stopped_by, "elapsed_s": outcome.elapsed_s,
-        "busy_s": round(time.time() - started, 3), "checkpoint": str(checkpoint.relative_to(workspace.root)) if checkpoint else None,
+        "busy_s": round(time.time() - started, 3),
+        "checkpoint": str(checkpoint.relative_to(workspace.root)) if checkpoint else None,
         "steps": len(outcome.history), "final_loss": outcome.history[-1]["loss"] if outcome.history else None,
         "builtins_used": outcome.builtins_used, "forbidden_used": outcome.forbidden_used})
     return TrainResult(outcome, checkpoint)

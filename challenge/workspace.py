@@ -67,13 +67,15 @@ def _load_config(root: Path) -> WorkspaceConfig:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
         if raw.get("format_version", 1) > WORKSPACE_FORMAT:
-            raise ChallengeError(f"{path} was written by a newer harness.", "Upgrade `challenge` to use this workspace.")
+            raise ChallengeError(f"{path} was written by a newer harness.",
+                                 "Upgrade `challenge` to use this workspace.")
         return WorkspaceConfig(handle=str(raw["handle"]), created_at=float(raw["created_at"]),
                                idle_threshold_s=float(raw.get("idle_threshold_s", DEFAULT_IDLE_THRESHOLD_S)),
                                format_version=int(raw.get("format_version", 1)))
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ChallengeError(f"{path} is unreadable ({error}).",
-                             "Restore it from a backup, or re-create it with `challenge init` in a new folder.") from None
+                             "Restore it from a backup, "
+                             "or re-create it with `challenge init` in a new folder.") from None
 
 
 def is_workspace(path: Path) -> bool:

@@ -215,7 +215,7 @@ def read_ag_news_file(path: Path) -> tuple[list[str], list[int]]:
     """Texts ("title description") and labels (0-3) of an AG News CSV file."""
     texts, labels = [], []
     with open(path, encoding="utf-8", errors="replace", newline="") as f:
-        reader = csv.reader(f)
+        reader = csv.reader(f, strict=True)  # a stray quote is an error, not a row swallowing the rest
         try:
             for row in reader:
                 if not row:

@@ -19,7 +19,8 @@ EXIT = {"pass": 0, "fail": 1, "error": 2}
 def test(
     milestone: MilestoneArg,
     seed: Annotated[Optional[int], typer.Option(help="Re-run with the shapes and values of an earlier run.")] = None,
-    confidence: Annotated[Optional[float], typer.Option(help="Before it runs: how sure are you (0-1) that it passes?")] = None,
+    confidence: Annotated[Optional[float],
+                          typer.Option(help="Before it runs: how sure are you (0-1) that it passes?")] = None,
     as_json: JsonOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:

@@ -15,7 +15,8 @@ from challenge.training_bar import training_bar
 
 def train(
     milestone: MilestoneArg,
-    budget_s: Annotated[Optional[float], typer.Option("--budget-s", help="Training time budget in seconds (default from the milestone).")] = None,
+    budget_s: Annotated[Optional[float], typer.Option("--budget-s", help="Training time budget in seconds "
+                                                      "(default from the milestone).")] = None,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     seed: Annotated[int, typer.Option(help="Seed for the model's initialisation and the batch order.")] = 0,
     workspace: WorkspaceOpt = None,

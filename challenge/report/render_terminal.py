@@ -40,7 +40,8 @@ def render_terminal(report: Report) -> RenderableType:
         parts.append(Text.from_markup(f"[bold]Hours[/bold] {escape(c.hours_words)}"))
     parts.append(_verdict(report))
     if report.weakest_areas:
-        parts.append(Text("Weakest areas: " + ", ".join(f"{a.area} ({a.mean_comfort:.1f})" for a in report.weakest_areas)))
+        parts.append(Text("Weakest areas: "
+                          + ", ".join(f"{a.area} ({a.mean_comfort:.1f})" for a in report.weakest_areas)))
     if report.weakest_tests:
         parts.append(Text("Failed most: " + ", ".join(f"{t.milestone}: {t.name} ({t.attempts}x)"
                                                        for t in report.weakest_tests)))
@@ -68,7 +69,8 @@ def _milestones(report: Report) -> Table:
             f"{m.reflection.feel_score:.1f}" if m.reflection.feel_score is not None else tables.MISSING,
             f"[{STYLE.get(m.verdict.level, 'white')}]{m.verdict.level}[/]")
     notes = ["hours: active + self-reported, [green]on time[/], [yellow]roughly[/], [red]over[/]; + so far",
-             "* incl. self-reported", "tests: one mark per attempt", f"feel: mean comfort 1-5 ({tables.MISSING}: not reflected)"]
+             "* incl. self-reported", "tests: one mark per attempt",
+             f"feel: mean comfort 1-5 ({tables.MISSING}: not reflected)"]
     if report.not_started:
         notes.append("not started: " + ", ".join(report.not_started))
     table.caption = "; ".join(notes)
