@@ -69,10 +69,15 @@ app.command("cohort")(bundle.cohort)
 
 
 def _click_exceptions() -> tuple[type[Exception], ...]:
-    """Click's usage errors; recent typer versions vendor their own copy of click."""
-    import click
+    """Click's usage errors; recent typer versions vendor their own copy of click (and click itself
+    is then only there if another package brings it)."""
+    kinds: list[type[Exception]] = []
+    try:
+        import click
 
-    kinds: list[type[Exception]] = [click.ClickException]
+        kinds.append(click.ClickException)
+    except ImportError:
+        pass
     try:
         from typer._click.exceptions import ClickException as VendoredClickException
 
