@@ -162,9 +162,11 @@ def _play(scene: Scene, milestone: Milestone, workspace: Workspace, registry: Re
     record_reflection(workspace=workspace, milestone=milestone,
                       answers=parse_answers({qid: scene.feel for qid, _ in questions}, questions))
     pause_clock(workspace=workspace)
-    if outcome.result.status == "pass":
+    result = outcome.result
+    if result.status == "pass":
         return None
-    return f"{outcome.result.passed}/{len(outcome.result.tests)} tests passed ({outcome.result.status})"
+    first = next((t.name for t in result.tests if t.status != "pass"), result.status)
+    return f"{result.passed}/{len(result.tests)} tests passed; first failure: {first}"
 
 
 def _train(milestone: Milestone, workspace: Workspace, registry: Registry, clock: SimulatedClock, say: Say,

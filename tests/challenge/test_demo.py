@@ -122,3 +122,18 @@ def test_the_training_bar_shows_steps_loss_and_speed():
         bar.on_progress({"step": 12, "loss": 2.5, "elapsed_s": 4.0, "tokens_per_s": 1234.0})
     shown = buffer.getvalue()
     assert "training gpt" in shown and "step 12 · loss 2.500 · 1,234 tok/s" in shown
+
+
+def test_a_failed_grading_is_named_with_its_first_failing_test(monkeypatch, workspace):
+    tests = [SimpleNamespace(name="shapes", status="pass"), SimpleNamespace(name="beats the majority class",
+                                                                             status="fail")]
+    graded = SimpleNamespace(result=SimpleNamespace(status="fail", passed=1, tests=tests, metrics={}))
+    monkeypatch.setattr(demo_module, "run_tests", lambda **kwargs: graded)
+    monkeypatch.setattr(demo_module, "_train", lambda *args: None)
+    scene = next(s for s in demo_module.SCRIPT if s.milestone == "classifier")
+    got = demo_module._play(scene, REGISTRY.get("classifier"), workspace, REGISTRY, demo_module.SimulatedClock(0.0),
+                            lambda text: None, lambda result, label: None, demo_module._no_bar)
+    assert got == "1/2 tests passed; first failure: beats the majority class"
+    graded.result.status, tests[1].status = "pass", "pass"
+    assert demo_module._play(scene, REGISTRY.get("classifier"), workspace, REGISTRY, demo_module.SimulatedClock(0.0),
+                             lambda text: None, lambda result, label: None, demo_module._no_bar) is None
