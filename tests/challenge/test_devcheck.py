@@ -64,6 +64,7 @@ def _check(role: str, path: Path) -> CheckItem:
     return check_entry(registry=REGISTRY, milestone=ATTENTION, entry=entry, seeds=[DEFAULT_SEED])
 
 
+@pytest.mark.slow  # sandboxed runs of the catalogue proof
 def test_a_mutant_identical_to_the_reference_is_reported(tmp_path):
     reference = (FOLDER / "reference.py").read_text(encoding="utf-8")
     fake = _write(tmp_path, "not_a_bug", '"""Mutant: nothing wrong at all."""\nEXPECT = "values differ"\n' + reference)
@@ -71,6 +72,7 @@ def test_a_mutant_identical_to_the_reference_is_reported(tmp_path):
     assert item.status == "fail" and "survived" in item.got
 
 
+@pytest.mark.slow  # sandboxed runs of the catalogue proof
 def test_a_mutant_caught_without_naming_its_bug_is_reported(tmp_path):
     text = (FOLDER / "mutants" / "no_scaling.py").read_text(encoding="utf-8")
     renamed = _write(tmp_path, "unnamed", text.replace("EXPECT = 'no 1/sqrt(d_k) scaling'", "EXPECT = 'zebra'"))
@@ -78,6 +80,7 @@ def test_a_mutant_caught_without_naming_its_bug_is_reported(tmp_path):
     assert item.status == "fail" and "not named" in item.got and "zebra" in item.detail
 
 
+@pytest.mark.slow  # sandboxed runs of the catalogue proof
 def test_a_failing_alternative_and_a_passing_stub_are_reported(tmp_path):
     wrong = shutil.copy(FOLDER / "mutants" / "no_scaling.py", tmp_path / "wrong.py")
     assert _check("alternative", Path(wrong)).status == "fail"
