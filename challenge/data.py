@@ -20,10 +20,11 @@ from filelock import FileLock
 
 from challenge.errors import ChallengeError, UsageError
 from challenge.storage import fsync_dir, write_atomic
+from challenge.training import task_name
 from milestones import Milestone, Registry
 from milestones.corpora import (DATA_DIR_ENV, RT_POLARITY, SOURCES, TASK_CORPUS, DataFileError, FolderCheck, Place,
-                                Source, ag_news_csv, cache_folder, check_source_folder, find_local, hub_available,
-                                polarity_text, search_places)
+                                Source, ag_news_csv, cache_folder, check_source_folder, find_local, has_files,
+                                hub_available, polarity_text, search_places)
 
 FETCH_COMMAND = "challenge data fetch"
 IMPORT_COMMAND = "challenge data import DIR"
@@ -43,7 +44,7 @@ class Installed:
 
 def corpus_of(milestone: Milestone) -> str | None:
     """The corpus a milestone trains on or grades with; None for none or computed data."""
-    task = milestone.training.task if milestone.training else milestone.grading.task
+    task = task_name(milestone)
     return TASK_CORPUS.get(task) if task else None
 
 
@@ -64,7 +65,7 @@ class CorpusStatus:
     name: str
     milestones: list[str]
     checks: list[tuple[Place, FolderCheck | None]]  # every local place; None: nothing of it there
-    used: Place | None  # where the loaders take it from; None: the hub, if reachable
+    used: Place | None  # where the loaders take it from (they fail if its files do not load); None: the hub
 
     def to_dict(self) -> dict:
         return {"name": self.name, "milestones": self.milestones,
@@ -101,10 +102,9 @@ def data_status(*, registry: Registry) -> DataStatus:
         for place in places:
             folder = place.folder / source.folder
             checks.append((place, check_source_folder(source, folder) if folder.is_dir() else None))
-        used = next((place for place, check in checks if check is not None and check.ok), None)
+        used = next((place for place in places if has_files(source, place.folder)), None)  # as the loaders choose
         corpora.append(CorpusStatus(name, using[name], checks, used))
-    computed = [m.id for m in registry.milestones
-                if (m.training.task if m.training else m.grading.task) and corpus_of(m) is None]
+    computed = [m.id for m in registry.milestones if task_name(m) and corpus_of(m) is None]
     return DataStatus(cache_folder(), os.environ.get(DATA_DIR_ENV) or None, corpora, computed, problem)
 
 

@@ -77,8 +77,10 @@ def status(as_json: JsonOpt = False) -> None:
     for corpus in report.corpora:
         check = next((check for place, check in corpus.checks if place == corpus.used), None)
         if corpus.used is not None and check is not None:
-            rows = " + ".join(f"{count:,}" for count in check.rows.values())
+            rows = " + ".join(f"{count:,}" for count in check.rows.values()) if check.ok else ""
             where = f"{escape(str(check.folder))} [dim]({corpus.used.label})[/dim]"
+            if not check.ok:
+                where = f"[red]cannot load[/red] {where}"
         else:
             rows, where = "", "[yellow]missing[/yellow]"
             if not report.problem:

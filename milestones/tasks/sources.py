@@ -33,6 +33,7 @@ SPLITS = ("train", "validation", "test")
 SPLIT_SEED = 1234  # fixed: rt-polarity has no official split, so every install must cut it the same way
 VALIDATION_FRACTION = 0.1  # AG News ships train/test only; the last 10% of train validates
 
+
 class DataUnavailable(RuntimeError):
     """Neither a local data folder nor the Hugging Face hub could provide a data set."""
 

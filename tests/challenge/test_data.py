@@ -144,6 +144,21 @@ def test_status_says_what_is_where_and_which_milestones_it_serves(capsys, monkey
     assert [c["used"] for c in document["corpora"]] == [str(fixture_data), str(fixture_data)]
 
 
+def test_status_shows_the_folder_the_loaders_would_use_even_when_it_does_not_load(tmp_path, capsys, monkeypatch,
+                                                                                  no_data, fixture_data):
+    shutil.copytree(fixture_data, no_data)  # a good copy in the cache ...
+    shutil.copytree(fixture_data, tmp_path / "mine")  # ... and a broken one searched first
+    (tmp_path / "mine" / "ag_news" / "train.csv").write_text('"1","only two"\n', encoding="utf-8")
+    monkeypatch.setenv("CHALLENGE_DATA_DIR", str(tmp_path / "mine"))
+    run("data", "status", "--json")
+    ag_news = json.loads(capsys.readouterr().out)["corpora"][1]
+    assert ag_news["used"] == str(tmp_path / "mine") and "2 fields, expected 3" in ag_news["places"][0]["problem"]
+    with pytest.raises(sources.DataUnavailable, match="2 fields, expected 3"):
+        sources.load_corpus("ag_news", data_dir=None)  # what status said: the loaders stop there
+    code, said = cli(capsys, "data", "status")
+    assert code == 0 and "cannot load" in said
+
+
 def test_status_imports_no_torch(no_data):
     code = ("import sys; from challenge.cli import main\n"
             "try:\n    main(['data', 'status'])\nexcept SystemExit:\n    pass\n"
