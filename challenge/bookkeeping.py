@@ -105,7 +105,8 @@ def pause_clock(*, workspace: Workspace) -> str:
 def resume_clock(*, workspace: Workspace) -> str:
     state = account(_reading(workspace).events, now=workspace.clock())
     if state.running:
-        raise UsageError("The clock is already running.", f"You are on '{state.current}'. Pause with `challenge pause`.")
+        raise UsageError("The clock is already running.",
+                         f"You are on '{state.current}'. Pause with `challenge pause`.")
     if not state.current:
         raise UsageError("No milestone has been started yet.", "Start one: challenge start attention")
     workspace.log.append("resume", milestone=state.current)
@@ -148,7 +149,8 @@ def peek_reference(*, workspace: Workspace, registry: Registry, milestone: Miles
     if not force and item.failed_attempts == 0 and not item.passed:
         raise ChallengeError(
             f"No attempt at '{milestone.id}' has been graded yet.",
-            f"Try first: challenge test {milestone.id}. To look anyway (logged as help): challenge peek {milestone.id} --force")
+            f"Try first: challenge test {milestone.id}. "
+            f"To look anyway (logged as help): challenge peek {milestone.id} --force")
     path = registry.folder(milestone) / "reference.py"
     if not path.is_file():
         raise ChallengeError(f"Milestone '{milestone.id}' ships no reference solution.", "")

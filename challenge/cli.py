@@ -14,6 +14,7 @@ import typer
 
 from challenge import __version__
 from challenge.commands import bundle, clock, demo, dev, grading, help, reflect, report, training, workspace
+from challenge.commands import data as data_command
 from challenge.commands import viz as viz_command
 from challenge.errors import render_error
 from challenge.output import out
@@ -57,6 +58,7 @@ app.command("train")(training.train)
 app.command("viz")(viz_command.viz)
 app.command("hint")(help.hint)
 app.command("peek")(help.peek)
+app.add_typer(data_command.app, name="data")
 app.add_typer(dev.app, name="dev")
 app.command("reflect")(reflect.reflect)
 app.command("report")(report.report)
@@ -67,10 +69,15 @@ app.command("cohort")(bundle.cohort)
 
 
 def _click_exceptions() -> tuple[type[Exception], ...]:
-    """Click's usage errors; recent typer versions vendor their own copy of click."""
-    import click
+    """Click's usage errors; recent typer versions vendor their own copy of click (and click itself
+    is then only there if another package brings it)."""
+    kinds: list[type[Exception]] = []
+    try:
+        import click
 
-    kinds: list[type[Exception]] = [click.ClickException]
+        kinds.append(click.ClickException)
+    except ImportError:
+        pass
     try:
         from typer._click.exceptions import ClickException as VendoredClickException
 

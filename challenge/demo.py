@@ -1,6 +1,10 @@
-"""`challenge demo`: a simulated learner does the whole challenge in a temporary
+"""`challenge demo`: a simulated learner does the challenge in a temporary
 workspace, with the reference solutions (after a realistic wrong first try),
 and the result is graded, reported, bundled and verified.
+
+By default (fast) it plays the module milestones only, in about a minute; with
+``full`` it also trains and grades the training milestones (minutes each), when
+their data is here or on the hub. Whatever it does not play is named, with why.
 
 Time is simulated: the workspace gets an injected clock that moves through a
 plausible few days of work, so the report has something to say. Everything
@@ -13,10 +17,13 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from challenge.bookkeeping import pause_clock, resume_clock, start_milestone, take_hint
+from challenge.data import MissingData, missing_data
+from challenge.errors import ChallengeError
 from challenge.grading import record_confidence, run_tests
 from challenge.reflection import parse_answers, reflection_questions, record_reflection
 from challenge.workspace import Workspace, init_workspace
@@ -64,34 +71,55 @@ class DemoResult:
     folder: Path
     workspace: Workspace
     passed: list[str]
-    skipped: list[str]
+    not_played: dict[str, str] = field(default_factory=dict)  # milestone id -> why it was skipped
+    failed: dict[str, str] = field(default_factory=dict)  # milestone id -> what went wrong
+    missing: list[MissingData] = field(default_factory=list)  # training data not on this machine nor the hub
     bundle: Path | None = None
     verification: object | None = None
     report_files: list[Path] | None = None
 
 
 Say = Callable[[str], None]
+# (label, budget_s) -> a context manager yielding the bar's callbacks (see challenge.training_bar)
+Bar = Callable[[str, float], AbstractContextManager]
+FAST_SKIP = "skipped in the fast demo"
 
 
-def run_demo(*, folder: Path, registry: Registry, fast: bool, say: Say, show_result: Callable[[object, str], None]) -> DemoResult:
+def run_demo(*, folder: Path, registry: Registry, full: bool, say: Say, show_result: Callable[[object, str], None],
+             bar: Bar | None = None) -> DemoResult:
     total_hours = sum(s.hours for s in SCRIPT) + 24 * len(SCRIPT)
     clock = SimulatedClock(time.time() - total_hours * HOUR)
     workspace = init_workspace(handle="demo-learner", path=folder / "workspace", clock=clock)
+    result = DemoResult(folder=folder, workspace=workspace, passed=[])
+    trained = [registry.get(s.milestone) for s in SCRIPT if registry.get(s.milestone).training is not None]
+    result.missing = missing_data(registry=registry, milestones=trained)
+    lacking = {mid: item.corpus for item in result.missing for mid in item.milestones}
     say(f"A simulated learner, 'demo-learner', starts in {workspace.root} (time is simulated; grading is real).")
-    result = DemoResult(folder=folder, workspace=workspace, passed=[], skipped=[])
+    if not full:
+        say(f"Fast demo: the module milestones only; {', '.join(m.id for m in trained)} train for minutes each "
+            "and are skipped (`challenge demo --full` plays them).")
     for scene in SCRIPT:
         milestone = registry.get(scene.milestone)
-        if milestone.training is not None and fast:
-            result.skipped.append(milestone.id)
+        if milestone.training is not None and not full:
+            result.not_played[milestone.id] = FAST_SKIP
             continue
-        if _play(scene, milestone, workspace, registry, clock, say, show_result):
+        if milestone.id in lacking:
+            result.not_played[milestone.id] = f"no {lacking[milestone.id]} data on this machine or the hub"
+            say(f"[{milestone.number:02d}] {milestone.title}: skipped, no {lacking[milestone.id]} data.")
+            continue
+        problem = _play(scene, milestone, workspace, registry, clock, say, show_result, bar or _no_bar)
+        if problem is None:
             result.passed.append(milestone.id)
-        elif milestone.training is not None and milestone.id not in result.passed:
-            result.skipped.append(milestone.id)
+        else:
+            result.failed[milestone.id] = problem
         clock.advance(16 * HOUR)  # a night's sleep between milestones
-    if fast:
-        say("--fast: the training milestones (classifier, bert, gpt) are skipped.")
     return result
+
+
+def _no_bar(label: str, budget_s: float) -> AbstractContextManager:
+    from challenge.training_bar import TrainingBar
+
+    return nullcontext(TrainingBar(lambda info: None, lambda: None))
 
 
 def _work(workspace: Workspace, clock: SimulatedClock, hours: float) -> None:
@@ -104,7 +132,8 @@ def _work(workspace: Workspace, clock: SimulatedClock, hours: float) -> None:
 
 
 def _play(scene: Scene, milestone: Milestone, workspace: Workspace, registry: Registry, clock: SimulatedClock,
-          say: Say, show_result) -> bool:
+          say: Say, show_result, bar: Bar) -> str | None:
+    """Play one milestone; None when it passed, else what went wrong."""
     say(f"[{milestone.number:02d}] {milestone.title}: predicts {scene.predict_hours:g} h and a "
         f"{scene.predict_pass:.0%} chance of passing first time.")
     started = start_milestone(workspace=workspace, registry=registry, milestone=milestone,
@@ -125,8 +154,8 @@ def _play(scene: Scene, milestone: Milestone, workspace: Workspace, registry: Re
     else:
         _work(workspace, clock, scene.hours)
     shutil.copyfile(source / "reference.py", started.learner_file)
-    if milestone.training is not None and not _train(milestone, workspace, registry, clock, say):
-        return False
+    if milestone.training is not None and (problem := _train(milestone, workspace, registry, clock, say, bar)):
+        return problem
     record_confidence(workspace=workspace, milestone=milestone, confidence=0.8)
     outcome = run_tests(workspace=workspace, registry=registry, milestone=milestone)
     show_result(outcome.result, "after fixing it" if scene.first_try else "graded")
@@ -134,30 +163,37 @@ def _play(scene: Scene, milestone: Milestone, workspace: Workspace, registry: Re
     record_reflection(workspace=workspace, milestone=milestone,
                       answers=parse_answers({qid: scene.feel for qid, _ in questions}, questions))
     pause_clock(workspace=workspace)
-    return outcome.result.status == "pass"
+    result = outcome.result
+    if result.status == "pass":
+        return None
+    first = next((t.name for t in result.tests if t.status != "pass"), result.status)
+    return f"{result.passed}/{len(result.tests)} tests passed; first failure: {first}"
 
 
-def _train(milestone: Milestone, workspace: Workspace, registry: Registry, clock: SimulatedClock, say: Say) -> bool:
-    from challenge.training import train_milestone
+def _train(milestone: Milestone, workspace: Workspace, registry: Registry, clock: SimulatedClock, say: Say,
+           bar: Bar) -> str | None:
+    """Train the reference with a progress bar; None when it trained, else why it did not."""
+    from challenge.training import cache_dir_of, prepare_data, train_milestone
 
     budget = milestone.training.check_budget_s
-    say(f"    trains the reference for {budget:g} s on the harness's data (real training, in the sandbox) ...")
+    say(f"    trains the reference for {budget:g} s on the harness's data (real training, in the sandbox):")
     try:
+        task = prepare_data(milestone, cache_dir=cache_dir_of(workspace))
+    except ChallengeError as error:
+        say(f"    no data: {error.message}")
+        return f"no data: {error.message.splitlines()[0]}"
+    with bar(f"training {milestone.id}", budget) as callbacks:
         trained = train_milestone(workspace=workspace, registry=registry, milestone=milestone, budget_s=budget,
-                                  device="cpu", seed=0)
-    except Exception as error:  # noqa: BLE001 - most likely no data: the demo goes on without it
-        if type(error).__name__ == "DataUnavailable":
-            say(f"    skipped: {error}")
-            return False
-        raise
+                                  device="cpu", seed=0, on_progress=callbacks.on_progress,
+                                  on_stop_requested=callbacks.on_stop_requested, task=task)
     outcome = trained.outcome
     if outcome.status != "trained":
         say(f"    training failed: {outcome.message}")
-        return False
+        return f"training failed: {outcome.message}"
     say(f"    trained for {outcome.elapsed_s:.0f} s, final loss {outcome.history[-1]['loss']:.3f}"
         if outcome.history else f"    trained for {outcome.elapsed_s:.0f} s")
     clock.advance(outcome.elapsed_s)
-    return True
+    return None
 
 
 def finish_demo(result: DemoResult, *, registry: Registry, say: Say) -> None:

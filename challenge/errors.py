@@ -90,13 +90,14 @@ def _lock_timeout(error) -> UserMessage:
 
 
 def _permission(error) -> UserMessage:
-    return UserMessage(f"Permission denied: {error.filename or error}", "Check that the workspace folder is yours and writable.", 1)
+    return UserMessage(f"Permission denied: {error.filename or error}",
+                       "Check that the workspace folder is yours and writable.", 1)
 
 
 def _data_unavailable(error) -> UserMessage:
-    return UserMessage(f"The training data is not available: {error}",
-                       "Set CHALLENGE_DATA_DIR to a folder with rt-polarity/ and ag_news/ in their original formats, "
-                       "or connect to the internet so `datasets` can download them.", 1)
+    from challenge.data import FIX_HINT
+
+    return UserMessage(f"The training data is not available: {error}", FIX_HINT, 1)
 
 
 def _interrupted(error) -> UserMessage:

@@ -170,10 +170,12 @@ def read_log(path: Path, *, required: bool = False) -> LogReading:
         event = _event(parsed)
         body = {key: parsed.get(key) for key in BODY_KEYS}
         if event.hash != chain_hash(event.prev, body):
-            reading.problems.append(LogProblem(number, "chain", f"event {event.seq} was edited (its hash does not match)"))
+            reading.problems.append(LogProblem(number, "chain",
+                                               f"event {event.seq} was edited (its hash does not match)"))
         elif event.prev != expected_prev or event.seq != expected_seq:
             reading.problems.append(LogProblem(
-                number, "chain", f"event {event.seq} does not follow event {expected_seq - 1} (a line was deleted or moved)"))
+                number, "chain",
+                f"event {event.seq} does not follow event {expected_seq - 1} (a line was deleted or moved)"))
         problem = data_problem(event.type, event.data)
         if problem is None:
             reading.events.append(event)

@@ -55,7 +55,8 @@ def render_run(out: Output, result, *, milestone_id: str) -> None:
 
 def render_summary(out: Output, result, *, label: str) -> None:
     """One line for a run, plus the first failure's message and hint (for the demo)."""
-    status = {"pass": "[green]passed[/green]", "fail": "[red]failed[/red]"}.get(result.status, "[magenta]error[/magenta]")
+    status = {"pass": "[green]passed[/green]", "fail": "[red]failed[/red]"}.get(result.status,
+                                                                             "[magenta]error[/magenta]")
     out.text(f"    {label}: {status} {result.passed}/{len(result.tests)} tests")
     failure = next((t for t in result.tests if t.status != "pass"), None)
     if failure is not None:

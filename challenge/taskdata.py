@@ -3,10 +3,9 @@ local data folder or the hub, cached per workspace."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from challenge.errors import UsageError
+from challenge.errors import ChallengeError, UsageError
 from challenge.workspace import Workspace
 from milestones import Milestone
 
@@ -17,14 +16,19 @@ def task_name(milestone: Milestone) -> str | None:
 
 
 def prepare_data(milestone: Milestone, *, cache_dir: Path):
-    """The harness's data set for ``milestone`` (local CHALLENGE_DATA_DIR or the hub)."""
-    from milestones.tasks import prepare_task
+    """The harness's data set for ``milestone`` ($CHALLENGE_DATA_DIR, the data cache folder or the hub).
+    Without it, the error names the milestone, the data set and the command that gets it."""
+    from milestones.tasks import DataUnavailable, prepare_task
 
     name = task_name(milestone)
     if name is None:
         raise UsageError(f"'{milestone.id}' reads no harness data.", f"Test it with `challenge test {milestone.id}`.")
-    data_dir = os.environ.get("CHALLENGE_DATA_DIR")
-    return prepare_task(name, data_dir=Path(data_dir) if data_dir else None, cache_dir=cache_dir)
+    try:
+        return prepare_task(name, data_dir=None, cache_dir=cache_dir)
+    except DataUnavailable as error:
+        from challenge.data import FIX_HINT
+
+        raise ChallengeError(f"'{milestone.id}' has no data to work with. {error}", FIX_HINT) from None
 
 
 def cache_dir_of(workspace: Workspace) -> Path:

@@ -32,7 +32,8 @@ def require_training(milestone: Milestone) -> None:
 
 def train_milestone(*, workspace: Workspace, registry: Registry, milestone: Milestone, budget_s: float | None,
                     device: str, seed: int, on_progress: Callable[[dict], None] | None = None,
-                    on_stop_requested: Callable[[], None] | None = None) -> TrainResult:
+                    on_stop_requested: Callable[[], None] | None = None, task=None) -> TrainResult:
+    """Train the learner's file in the sandbox; ``task``: the prepared data, if the caller already has it."""
     require_training(milestone)
     budget = float(budget_s if budget_s is not None else milestone.training.default_budget_s)
     if not 0 < budget <= milestone.training.max_budget_s:
@@ -40,7 +41,8 @@ def train_milestone(*, workspace: Workspace, registry: Registry, milestone: Mile
                          f"The default is {milestone.training.default_budget_s:g} s.")
     device = _check_device(device)
     learner_file = learner_file_of(workspace, milestone)
-    task = prepare_data(milestone, cache_dir=cache_dir_of(workspace))
+    if task is None:
+        task = prepare_data(milestone, cache_dir=cache_dir_of(workspace))
     from grader import api
 
     request = train_request(registry=registry, milestone=milestone, learner_file=learner_file,

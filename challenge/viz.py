@@ -76,7 +76,8 @@ def tokenise(task, text: str) -> tuple[list[int], list[str], str, list[str]]:
         notes.append("not in the vocabulary, shown as [UNK] to the model: " + " ".join(map(repr, unknown)))
     limit = int(task.spec.get("block_size") or task.spec.get("max_len") or len(ids))
     if len(ids) > limit:
-        notes.append(f"the text has {len(ids)} tokens; the model's context is {limit}: only the first {limit} are drawn")
+        notes.append(f"the text has {len(ids)} tokens; the model's context is {limit}: "
+                     f"only the first {limit} are drawn")
         ids, offsets = ids[:limit], offsets[:limit]
     if not ids:
         raise UsageError("The text gives no tokens.", "Use some letters or words.")
@@ -97,7 +98,8 @@ def find_checkpoint(*, workspace: Workspace, registry: Registry, milestone: Mile
         folder = latest_checkpoint(workspace.milestone_dir(source.folder))
         if folder is None:
             raise UsageError(f"No trained model for '{source.id}' yet.",
-                             f"Train it first: challenge train {source.id} (or draw the untrained model: --random-init)")
+                             f"Train it first: challenge train {source.id} "
+                             "(or draw the untrained model: --random-init)")
         return source, folder
     candidates = [milestone] + [registry.get(p) for p in milestone.prerequisites]
     for source in candidates:

@@ -91,7 +91,8 @@ def _load_config(root: Path) -> WorkspaceConfig:
         config = read_config(path)
     except (OSError, UntrustedJSON) as error:
         raise ChallengeError(f"{path} is unreadable ({error}).",
-                             "Restore it from a backup, or re-create it with `challenge init` in a new folder.") from None
+                             "Restore it from a backup, "
+                             "or re-create it with `challenge init` in a new folder.") from None
     if config.format_version > WORKSPACE_FORMAT:
         raise ChallengeError(f"{path} was written by a newer harness.", "Upgrade `challenge` to use this workspace.")
     return config

@@ -1,13 +1,13 @@
-"""Shared fixtures: an injectable clock and a fresh workspace."""
+"""Shared fixtures: an injectable clock, a fresh workspace, and data (tiny copies, the real data sets, or none)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from challenge.workspace import init_workspace
+from tests.data_sets import FIXTURE_DATA, need_real_data
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -35,7 +35,25 @@ def workspace(tmp_path, clock):
 
 @pytest.fixture
 def data_dir() -> Path:
-    value = os.environ.get("CHALLENGE_DATA_DIR")
-    if not value or not Path(value).is_dir():
-        pytest.skip("CHALLENGE_DATA_DIR is not set to the offline data (../shared/data)")
-    return Path(value)
+    """The folder with the real data sets, or a skip that names the command to get them."""
+    return need_real_data()
+
+
+@pytest.fixture
+def fixture_data() -> Path:
+    """Tiny invented data sets in the original formats: rt-polarity/ and ag_news/."""
+    return FIXTURE_DATA
+
+
+@pytest.fixture
+def no_data(tmp_path, monkeypatch) -> Path:
+    """No local data anywhere (an empty cache folder, no CHALLENGE_DATA_DIR) and no hub. Returns the cache folder."""
+    cache = tmp_path / "empty-data-cache"
+    monkeypatch.setenv("CHALLENGE_DATA_CACHE", str(cache))
+    monkeypatch.delenv("CHALLENGE_DATA_DIR", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty hub cache
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.delenv("HF_DATASETS_CACHE", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    return cache

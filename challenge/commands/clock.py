@@ -28,8 +28,10 @@ def _ask_predictions(predict_hours: float | None, predict_pass: float | None) ->
 
 def start(
     milestone: MilestoneArg,
-    predict_hours: Annotated[Optional[float], typer.Option(help="Your prediction: hours this milestone will take.")] = None,
-    predict_pass: Annotated[Optional[float], typer.Option(help="Your prediction: probability (0-1) the first test passes.")] = None,
+    predict_hours: Annotated[Optional[float],
+                             typer.Option(help="Your prediction: hours this milestone will take.")] = None,
+    predict_pass: Annotated[Optional[float],
+                            typer.Option(help="Your prediction: probability (0-1) the first test passes.")] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Start (or switch to) a milestone: copy its stub and instructions, start the clock.

@@ -28,11 +28,13 @@ STATUS = {"ok": "[green]ok[/green]", "fail": "[bold red]FAIL[/bold red]", "skip"
 def check(
     milestone: Annotated[Optional[str], typer.Argument(help="Milestone id, folder or number; default: all.",
                                                        show_default=False)] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the first run (shapes and values of the hidden tests).")] = DEFAULT_SEED,
+    seed: Annotated[int, typer.Option(help="Seed of the first run (shapes and values of the hidden tests).")
+                    ] = DEFAULT_SEED,
     seeds: Annotated[int, typer.Option("--seeds", help="Run every entry under this many seeds: seed, seed+1, ...")] = 1,
     as_json: JsonOpt = False,
 ) -> None:
-    """Prove the hidden tests tell right from wrong: the stub fails, the reference passes, every mutant fails and is named, every alternative passes.
+    """Prove the hidden tests tell right from wrong: the stub fails, the reference passes, every mutant fails and
+    is named, every alternative passes.
 
     Each entry is one sandboxed run of the hidden tests (a few seconds per seed).
 

@@ -21,7 +21,8 @@ DEBOUNCE_S = 0.05  # a save is complete when the file has not changed for this l
 def test(
     milestone: MilestoneArg,
     seed: Annotated[Optional[int], typer.Option(help="Re-run with the shapes and values of an earlier run.")] = None,
-    confidence: Annotated[Optional[float], typer.Option(help="Before it runs: how sure are you (0-1) that it passes?")] = None,
+    confidence: Annotated[Optional[float],
+                          typer.Option(help="Before it runs: how sure are you (0-1) that it passes?")] = None,
     as_json: JsonOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:

@@ -41,7 +41,8 @@ def _ask_rating() -> int:
 
 def reflect(
     milestone: MilestoneArg,
-    answers: Annotated[Optional[Path], typer.Option("--answers", help="Read the answers from a YAML file instead of asking.")] = None,
+    answers: Annotated[Optional[Path],
+                       typer.Option("--answers", help="Read the answers from a YAML file instead of asking.")] = None,
     template: Annotated[bool, typer.Option("--template", help="Print a YAML template for --answers and exit.")] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:

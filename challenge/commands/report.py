@@ -22,8 +22,10 @@ class ReportFormat(str, Enum):
 
 
 def report(
-    format: Annotated[ReportFormat, typer.Option("--format", "-f", help="terminal, md (Markdown), html (one file with plots) or json.")] = ReportFormat.terminal,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file (Markdown: its plots go beside it as PNG).")] = None,
+    format: Annotated[ReportFormat, typer.Option("--format", "-f", help="terminal, md (Markdown), html (one file "
+                                                 "with plots) or json.")] = ReportFormat.terminal,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file (Markdown: its plots "
+                                                   "go beside it as PNG).")] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Print the self-calibration report: time against targets, attempts, help used,

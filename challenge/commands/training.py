@@ -5,17 +5,18 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from challenge.commands.context import open_context
 from challenge.commands.options import MilestoneArg, WorkspaceOpt
 from challenge.output import out
-from challenge.training import require_training, train_milestone
+from challenge.training import cache_dir_of, prepare_data, require_training, train_milestone
+from challenge.training_bar import training_bar
 
 
 def train(
     milestone: MilestoneArg,
-    budget_s: Annotated[Optional[float], typer.Option("--budget-s", help="Training time budget in seconds (default from the milestone).")] = None,
+    budget_s: Annotated[Optional[float], typer.Option("--budget-s", help="Training time budget in seconds "
+                                                      "(default from the milestone).")] = None,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     seed: Annotated[int, typer.Option(help="Seed for the model's initialisation and the batch order.")] = 0,
     workspace: WorkspaceOpt = None,
@@ -34,23 +35,11 @@ def train(
     require_training(m)
     budget = budget_s if budget_s is not None else m.training.default_budget_s
     out.text(f"Preparing the data for [bold]{m.id}[/bold] ...")
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[stats]}"),
-                        TimeRemainingColumn(), console=out.console, transient=False)
-    with progress:
-        bar = progress.add_task(f"training {m.id}", total=budget, stats="starting the sandbox ...")
-
-        def on_progress(info: dict) -> None:
-            stats = f"step {info.get('step', 0)} · loss {info.get('loss', float('nan')):.3f}"
-            if info.get("tokens_per_s"):
-                stats += f" · {info['tokens_per_s']:,.0f} tok/s"
-            progress.update(bar, completed=min(budget, float(info.get("elapsed_s", 0))), stats=stats)
-
-        def on_stop() -> None:
-            progress.update(bar, stats="stopping: your loop finishes its step, the model is kept (Ctrl-C again to abandon)")
-
+    task = prepare_data(m, cache_dir=cache_dir_of(ctx.workspace))
+    with training_bar(out.console, label=f"training {m.id}", budget_s=budget) as bar:
         result = train_milestone(workspace=ctx.workspace, registry=ctx.registry, milestone=m, budget_s=budget_s,
-                                 device=device, seed=seed, on_progress=on_progress, on_stop_requested=on_stop)
-        progress.update(bar, completed=budget)
+                                 device=device, seed=seed, on_progress=bar.on_progress,
+                                 on_stop_requested=bar.on_stop_requested, task=task)
     outcome = result.outcome
     if outcome.output.strip():
         out.text("[dim]your output:[/dim]\n[dim]" + outcome.output.strip()[-1500:] + "[/dim]")

@@ -15,9 +15,13 @@ from challenge.output import out
 def viz(
     milestone: MilestoneArg,
     text: Annotated[str, typer.Option("--text", "-t", help="The text to run through the model.", show_default=False)],
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Folder for attention.png and attention.html. Default: viz/ in the milestone's folder.")] = None,
-    checkpoint_from: Annotated[Optional[str], typer.Option("--checkpoint-from", help="Load the latest checkpoint of this trained milestone. Default: the matching prerequisite (gpt), if trained.")] = None,
-    random_init: Annotated[bool, typer.Option("--random-init", help="Draw the model untrained, even if a checkpoint exists.")] = False,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Folder for attention.png and "
+                                                   "attention.html. Default: viz/ in the milestone's folder.")] = None,
+    checkpoint_from: Annotated[Optional[str], typer.Option("--checkpoint-from", help="Load the latest checkpoint of "
+                                                           "this trained milestone. Default: the matching "
+                                                           "prerequisite (gpt), if trained.")] = None,
+    random_init: Annotated[bool, typer.Option("--random-init", help="Draw the model untrained, even if a checkpoint "
+                                                                    "exists.")] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Draw every attention head of every layer for a text: labelled heatmaps as PNG and self-contained HTML.

@@ -23,8 +23,10 @@ STATUS_STYLE = {"passed": "green", "in progress": "yellow", "not started": "dim"
 
 def init(
     handle: Annotated[str, typer.Option("--handle", help="Your name or handle, used in the bundle's file name.")],
-    workspace: Annotated[Optional[Path], typer.Option("--workspace", "-w", help="Where to create it. Default: submissions/HANDLE.")] = None,
-    idle_minutes: Annotated[float, typer.Option(help="Gaps without activity longer than this count as idle, not active.")] = 30,
+    workspace: Annotated[Optional[Path], typer.Option("--workspace", "-w",
+                                                      help="Where to create it. Default: submissions/HANDLE.")] = None,
+    idle_minutes: Annotated[float, typer.Option(help="Gaps without activity longer than this count as idle, "
+                                                     "not active.")] = 30,
 ) -> None:
     """Create your workspace.
 
@@ -54,7 +56,8 @@ def list_milestones(workspace: WorkspaceOpt = None) -> None:
         events = ctx.workspace.log.read().events
         progress = derive_progress(events)
         times = account(events, now=ctx.workspace.clock(), idle_threshold_s=ctx.workspace.config.idle_threshold_s)
-    table = Table(title="Milestones", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True, show_edge=False)
+    table = Table(title="Milestones", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1),
+                  collapse_padding=True, show_edge=False)
     for column in ("#", "milestone", "title", "target", "status", "active time"):
         table.add_column(column, no_wrap=column != "title")
     for m in registry.milestones:

@@ -108,7 +108,8 @@ def assemble_report(*, events: Sequence[Event], problems: Sequence[LogProblem], 
     tests = _weak_tests(reports)
     log = LogHealth(events=len(events), torn_lines=[p.line for p in problems if p.kind == "torn"],
                     chain_problems=[f"line {p.line}: {p.detail}" for p in problems if p.kind == "chain"],
-                    unknown_milestones=sorted({e.milestone for e in events if e.milestone and e.milestone not in known}),
+                    unknown_milestones=sorted({e.milestone for e in events
+                                               if e.milestone and e.milestone not in known}),
                     unusable_events=unusable, malformed=[f"line {p.line}: {p.detail}" for p in problems
                                                          if p.kind == "malformed"],
                     losses=list(losses))

@@ -88,7 +88,8 @@ def _details(report: Report) -> list[str]:
                   f"Status: {m.status}. Time {tables.time_cell(m)} against {tables.band(m.target)}: {m.timing}. "
                   f"Verdict: **{m.verdict.level}** ({'; '.join(m.verdict.reasons)}).", ""]
         lines += [f"- {_inline(line)}" for line in tables.time_details(m)]
-        lines += [f"- Predicted {m.predicted_hours:g} h." if m.predicted_hours is not None else "- No hours prediction.",
+        lines += [f"- Predicted {m.predicted_hours:g} h." if m.predicted_hours is not None
+                  else "- No hours prediction.",
                   f"- Stated chance the first test passes: {tables.chance(m.predicted_pass)}.",
                   f"- Help: {tables.help_cell(m)}"
                   + (f" ({m.peeks_before_pass} before passing)." if m.peeks else "."),

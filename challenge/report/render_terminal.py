@@ -40,7 +40,8 @@ def render_terminal(report: Report) -> RenderableType:
         parts.append(Text.from_markup(f"[bold]Hours[/bold] {escape(c.hours_words)}"))
     parts.append(_verdict(report))
     if report.weakest_areas:
-        parts.append(Text("Weakest areas: " + ", ".join(f"{a.area} ({a.mean_comfort:.1f})" for a in report.weakest_areas)))
+        parts.append(Text("Weakest areas: "
+                          + ", ".join(f"{a.area} ({a.mean_comfort:.1f})" for a in report.weakest_areas)))
     if report.weakest_tests:
         parts.append(Text("Failed most: " + ", ".join(f"{t.milestone}: {plain(t.name, limit=120)} ({t.attempts}x)"
                                                        for t in report.weakest_tests)))
@@ -59,7 +60,8 @@ def render_terminal(report: Report) -> RenderableType:
 
 def _milestones(report: Report) -> Table:
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True, show_edge=False)
-    for column in ("milestone", "status", "hours / target", "tests", "help", "like ref.", "predicted", "feel", "verdict"):
+    columns = ("milestone", "status", "hours / target", "tests", "help", "like ref.", "predicted", "feel", "verdict")
+    for column in columns:
         table.add_column(column, no_wrap=column not in ("help", "predicted"))
     for m in report.milestones:
         color = TIMING_STYLE.get(m.timing, "white")

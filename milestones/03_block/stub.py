@@ -50,7 +50,8 @@ class TransformerBlock(nn.Module):
     ) -> torch.Tensor:
         """x: (B, T, D); mask: bool (T, T) or (B, T, T), True = may attend;
         key_padding_mask: bool (B, T), True = padding. Returns (B, T, D)."""
-        raise NotImplementedError("TODO(block): residual + attention, residual + feed-forward, norms in the right place")
+        raise NotImplementedError("TODO(block): residual + attention, residual + feed-forward, "
+                                  "norms in the right place")
 
     @torch.no_grad()
     def load_torch_weights(self, layer: nn.TransformerEncoderLayer) -> None:

@@ -127,4 +127,5 @@ def train(model: nn.Module, task) -> None:
             if grokked_since is not None and step - grokked_since >= cfg.done_after:
                 return
     if loss is not None:  # stopped by the budget: log the model as it is saved, so the log describes the checkpoint
-        task.log(step, loss.item(), train_acc=accuracy(model, ids, labels), val_acc=accuracy(model, val_ids, val_labels))
+        task.log(step, loss.item(), train_acc=accuracy(model, ids, labels),
+                 val_acc=accuracy(model, val_ids, val_labels))

@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from milestones.corpora import DATA_DIR_ENV
 from milestones.tasks import causal_lm, classification, masked_lm, modular
 from milestones.tasks.prepared import PreparedTask
-from milestones.tasks.sources import DATA_DIR_ENV, DataUnavailable, load_corpus
+from milestones.tasks.sources import DataUnavailable, load_corpus
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ TASKS: dict[str, TaskDefinition] = {
     "ag_news_mlm": TaskDefinition("ag_news", masked_lm.prepare, masked_lm.MaskedLMSettings()),
     "ag_news_lm": TaskDefinition("ag_news", causal_lm.prepare, causal_lm.CausalLMSettings()),
     "modular_addition_59": TaskDefinition(None, modular.prepare, modular.ModularSettings()),  # computed, no corpus
-    "modular_addition_113": TaskDefinition(None, modular.prepare, modular.ModularSettings(113, 0.35, 0.25)),  # p = 113 option
+    "modular_addition_113": TaskDefinition(None, modular.prepare, modular.ModularSettings(113, 0.35, 0.25)),  # p = 113
 }
 
 

@@ -4,7 +4,6 @@ from a checkpoint written by the harness's own writer (no training), plus the us
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 import shutil
 from pathlib import Path
@@ -18,17 +17,24 @@ from challenge.taskdata import cache_dir_of, prepare_data
 from challenge.workspace import init_workspace
 from grader.results import TrainOutcome
 from milestones.registry import load_registry
+from tests.data_sets import FIXTURE_DATA
 
 REFERENCE = Path(__file__).resolve().parents[2] / "milestones" / "07_attention_viz" / "reference.py"
 TEXT = "Oil <b>rose</b> 5%"
 REMOTE = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//|@import|url\(\s*["']?(?:https?:)?//""", re.I)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def tiny_data():
+    """The tiny copies of the data sets in the original formats: a character vocabulary is all viz needs."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CHALLENGE_DATA_DIR", str(FIXTURE_DATA))
+        yield
+
+
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory):
     """A workspace with the attention_viz reference as the learner's file and the task's data cached."""
-    if not Path(os.environ.get("CHALLENGE_DATA_DIR", "/nonexistent")).is_dir():
-        pytest.skip("CHALLENGE_DATA_DIR is not set to the offline data (../shared/data)")
     workspace = init_workspace(handle="ada", path=tmp_path_factory.mktemp("viz") / "ws")
     registry = load_registry()
     milestone = registry.get("attention_viz")

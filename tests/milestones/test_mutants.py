@@ -102,8 +102,10 @@ def test_a_valid_catalogue_reads_and_its_mutant_applies(tmp_path):
 
 
 @pytest.mark.parametrize("text, problem", [
-    (GOOD_ENTRY.replace("    expect: no 1/sqrt(d_k) scaling\n", ""), "mutant 'no_scaling' (#2): expect: Field required"),
-    (GOOD_ENTRY.replace("    edits:", "    colour: red\n    edits:"), "mutant 'no_scaling' (#2): colour: unknown field"),
+    (GOOD_ENTRY.replace("    expect: no 1/sqrt(d_k) scaling\n", ""),
+     "mutant 'no_scaling' (#2): expect: Field required"),
+    (GOOD_ENTRY.replace("    edits:", "    colour: red\n    edits:"),
+     "mutant 'no_scaling' (#2): colour: unknown field"),
     (GOOD_ENTRY.replace("name: no_scaling", "name: No Scaling"), "mutant 'No Scaling' (#2): name: String should match"),
     (GOOD_ENTRY.replace("the scores are not scaled", "|\n      two\n      lines"), "description must be one line"),
     (GOOD_ENTRY.replace("scores = q @ k / math.sqrt(q.size(-1))", ""), "mutant 'no_scaling' (#2): edits.0.find"),

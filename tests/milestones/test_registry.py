@@ -9,7 +9,8 @@ from milestones.registry import MILESTONES_DIR, UnknownMilestone
 def test_the_six_core_milestones_with_the_challenges_targets():
     registry = load_registry()
     core = registry.core()
-    assert [m.folder for m in core] == ["01_attention", "02_multihead", "03_block", "04_classifier", "05_bert", "06_gpt"]
+    assert [m.folder for m in core] == ["01_attention", "02_multihead", "03_block", "04_classifier", "05_bert",
+                                        "06_gpt"]
     group = [m for m in core if m.target_group == "core_attention"]
     assert sum(m.target_hours.low for m in group) == 5 and sum(m.target_hours.high for m in group) == 10
     assert registry.groups.groups["core_attention"].target_hours.low == 5
@@ -50,7 +51,8 @@ def test_broken_yaml_names_the_file(tree):
 
 
 def test_wrong_field_type_names_the_field(tree):
-    _edit(tree / "03_block" / "milestone.yaml", "target_hours: {low: 1.5, high: 3}", "target_hours: {low: soon, high: 3}")
+    _edit(tree / "03_block" / "milestone.yaml", "target_hours: {low: 1.5, high: 3}",
+          "target_hours: {low: soon, high: 3}")
     with pytest.raises(MilestoneFormatError) as caught:
         load_registry(tree)
     assert "03_block" in str(caught.value.path)

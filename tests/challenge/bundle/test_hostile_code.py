@@ -12,8 +12,6 @@ import time
 import uuid
 from pathlib import Path
 
-import pytest
-
 from challenge.bundle.verify import verify_bundle
 from tests.challenge.bundle.conftest import requires_isolation
 from tests.challenge.bundle.helpers import hostile_source, rewrite, snapshot

@@ -19,6 +19,7 @@ from challenge.dev.check import (DEFAULT_SEED, CheckItem, DevCheckReport, check_
 from milestones import load_registry
 from milestones.mutants import Edit, read_catalogue
 from milestones.tasks import TASKS
+from tests.data_sets import MISSING_REASON, REQUIRE_ENV, real_data_folder
 
 REGISTRY = load_registry()
 CHECKED = [m for m in REGISTRY.milestones if has_hidden_tests(m) and m.kind in devcheck.KINDS]
@@ -28,17 +29,15 @@ def _problems(items: list[CheckItem]) -> str:
     return "\n".join(f"{i.item}: expected {i.expected}, got {i.got}\n  {i.detail}" for i in items if not i.ok)
 
 
-NO_DATA = pytest.mark.skipif(not os.environ.get("CHALLENGE_DATA_DIR"),
-                             reason="this milestone's task needs CHALLENGE_DATA_DIR (the offline data in ../shared/data)")
-
-
+NO_DATA = pytest.mark.skipif(real_data_folder() is None and os.environ.get(REQUIRE_ENV) != "1",
+                             reason=f"this milestone's task {MISSING_REASON}")
 
 
 def _marks(m) -> list:
-    """Training milestones are slow; those whose task reads a corpus need the offline data."""
+    """The catalogue proof is the slow set (about a minute per milestone); tasks that read a corpus need the data."""
     task = m.training.task if m.training else m.grading.task
     needs_data = task is not None and TASKS[task].corpus is not None
-    return ([pytest.mark.slow] if m.kind != "module" else []) + ([NO_DATA] if needs_data else [])
+    return [pytest.mark.slow] + ([NO_DATA] if needs_data else [])
 
 
 @pytest.mark.parametrize("milestone", [pytest.param(m, id=m.id, marks=_marks(m)) for m in CHECKED])
@@ -71,22 +70,26 @@ def _mutant(**changes) -> Entry:
                         mutant=NO_SCALING.model_copy(update=changes))
 
 
+@pytest.mark.slow  # sandboxed runs of the catalogue proof
 def test_a_mutant_identical_to_the_reference_is_reported():
     same = Edit(find="import math\n", replace="import math\n")
     item = _check(_mutant(name="not_a_bug", expect="values differ", edits=[same]))
     assert item.status == "fail" and "survived" in item.got and item.item == "mutant not_a_bug"
 
 
+@pytest.mark.slow  # sandboxed runs of the catalogue proof
 def test_a_mutant_caught_without_naming_its_bug_is_reported():
     item = _check(_mutant(name="unnamed", expect="zebra"))
     assert item.status == "fail" and "not named" in item.got and "zebra" in item.detail
 
 
+@pytest.mark.slow  # sandboxed runs of the catalogue proof
 def test_the_catalogued_mutant_is_caught_and_named():
     item = _check(_mutant())
     assert item.status == "ok" and item.got.startswith("caught and named"), item
 
 
+@pytest.mark.slow  # sandboxed runs of the catalogue proof
 def test_a_failing_alternative_and_a_passing_stub_are_reported(tmp_path):
     wrong = _write(tmp_path, "wrong", '"""Alternative: in fact the no_scaling mutant."""\n' + _mutant().text())
     assert _check(read_alternative(milestone=ATTENTION, path=wrong)).status == "fail"
@@ -113,7 +116,8 @@ def test_the_real_catalogue_is_read_from_the_milestone_folder():
     entries, problems = catalogue(registry=REGISTRY, milestone=ATTENTION)
     assert [e.role for e in entries[:2]] == ["stub", "reference"] and problems == []
     mutants = [e for e in entries if e.role == "mutant"]
-    assert len(mutants) >= devcheck.KINDS[ATTENTION.kind].min_mutants and all(e.expect and e.description for e in mutants)
+    assert len(mutants) >= devcheck.KINDS[ATTENTION.kind].min_mutants
+    assert all(e.expect and e.description for e in mutants)
     assert all(e.path == FOLDER / "reference.py" and e.mutant for e in mutants)
 
 
@@ -133,8 +137,8 @@ def test_command_renders_failures_and_exits_1(monkeypatch):
 
     report = DevCheckReport(seeds=[1], items=[
         CheckItem("attention", "reference", "passes", "pass, 18/18 tests pass", "ok"),
-        CheckItem("attention", "mutant sneaky", "fails, naming 'x'", "survived: pass, 18/18 tests pass (seed 1)", "fail",
-                  "every test passes for this mutant")])
+        CheckItem("attention", "mutant sneaky", "fails, naming 'x'", "survived: pass, 18/18 tests pass (seed 1)",
+                  "fail", "every test passes for this mutant")])
     seen = {}
 
     def fake_dev_check(**kwargs):

@@ -69,7 +69,8 @@ def test_attempts_help_and_failed_tests(report):
     assert [a.status for a in attention.attempts] == ["fail", "fail", "pass"]
     assert attention.first_pass is False and attention.hints_used == 1 and attention.builtins_used == ["torch.softmax"]
     assert attention.attempts[0].failed_tests == ["causal mask [float32]", "fully masked rows give zeros not nan"]
-    assert attention.failed_tests[0].name == "fully masked rows give zeros not nan" and attention.failed_tests[0].attempts == 2
+    assert attention.failed_tests[0].name == "fully masked rows give zeros not nan"
+    assert attention.failed_tests[0].attempts == 2
     assert m["multihead"].first_pass is True
     block = m["block"]
     assert block.attempts[0].failed_tests == ["could not load the code"]

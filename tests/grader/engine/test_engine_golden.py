@@ -57,6 +57,8 @@ NEEDS_TASK_LIMIT = {"fork_bomb", "fork_bomb_copies"}
 # load): their golden files pin names and statuses; the tests below pin what the bomb must not achieve.
 LOAD_DEPENDENT = {"fork_bomb", "fork_bomb_copies"}
 HARNESS_ERRORS: dict[str, str] = {}
+# The slow set: tens of seconds each on a busy machine, and they use up the task limit while they run.
+SLOW_CASES = {"fork_bomb", "fork_bomb_copies"}
 
 
 # -- running the fixtures --------------------------------------------------------------------
@@ -201,8 +203,9 @@ WANTED = {"fork_bomb_copies": _fork_bomb_copies_wanted}
 
 def golden_params() -> list:
     """Every fixture; those with a known engine bug are strict xfails (their golden file states the wanted result)."""
-    return [pytest.param(case, id=case, marks=[pytest.mark.xfail(reason=KNOWN_BUGS[case], strict=True)]
-                         if case in KNOWN_BUGS and not UPDATE else []) for case in CASES]
+    return [pytest.param(case, id=case, marks=([pytest.mark.xfail(reason=KNOWN_BUGS[case], strict=True)]
+                                               if case in KNOWN_BUGS and not UPDATE else [])
+                         + ([pytest.mark.slow] if case in SLOW_CASES else [])) for case in CASES]
 
 
 @pytest.mark.timeout(RUN_WALL_LIMIT_S + 30)
@@ -228,8 +231,9 @@ def test_results_match_the_golden_file(engine, case):
 
 
 @pytest.mark.timeout(RUN_WALL_LIMIT_S + 30)
-@pytest.mark.parametrize("case", [pytest.param(c, marks=[pytest.mark.xfail(reason=HARNESS_ERRORS[c], strict=True)])
-                                  if c in HARNESS_ERRORS else c for c in CASES])
+@pytest.mark.parametrize("case", [pytest.param(c, marks=([pytest.mark.xfail(reason=HARNESS_ERRORS[c], strict=True)]
+                                                         if c in HARNESS_ERRORS else [])
+                                               + ([pytest.mark.slow] if c in SLOW_CASES else [])) for c in CASES])
 def test_every_problem_has_a_named_reason(engine, case):
     """Nothing fails silently and nothing is blamed on the harness: every non-pass says why."""
     result, _ = engine.run(case)
@@ -384,6 +388,7 @@ def test_the_verifiers_home_and_the_reference_solution_are_unreadable(engine):
     assert "scores = q @ k.transpose" not in _dump(result)
 
 
+@pytest.mark.slow
 def test_fork_bomb_is_stopped_by_the_task_limit(engine):
     result, wall = engine.run("fork_bomb")
     tests = [t for t in result.tests if t.family != "rule"]
@@ -394,6 +399,7 @@ def test_fork_bomb_is_stopped_by_the_task_limit(engine):
     assert wall < RUN_WALL_LIMIT_S + 30  # the run's own limit stops it (forks are slow on a busy machine)
 
 
+@pytest.mark.slow
 def test_forked_copies_of_the_worker_do_not_answer_requests(engine):
     result, _ = engine.run("fork_bomb_copies")
     for test in result.tests:
