@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Optional
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TextColumn
 
 from challenge.commands.context import open_context
 from challenge.commands.options import MilestoneArg, WorkspaceOpt
@@ -15,14 +16,19 @@ from challenge.training import require_training, train_milestone
 
 def train(
     milestone: MilestoneArg,
-    budget_s: Annotated[Optional[float], typer.Option("--budget-s", help="Training time budget in seconds (default from the milestone).")] = None,
+    budget_s: Annotated[Optional[float], typer.Option("--budget-s", help=(
+        "Training budget in CPU seconds of the sandboxed worker, at a fixed thread count (default from the "
+        "milestone). A busy machine makes the run take longer, not train less."))] = None,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     seed: Annotated[int, typer.Option(help="Seed for the model's initialisation and the batch order.")] = 0,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Train your model on the harness's data, in the sandbox, and save a checkpoint.
 
-    Ctrl-C stops early and keeps the model as it is (press it twice to abandon the run).
+    The budget counts CPU time, so a run trains as much on a busy machine as on
+    an idle one; the progress bar shows the CPU seconds used and estimates when,
+    in wall time, the run will end. Ctrl-C stops early and keeps the model as it
+    is (press it twice to abandon the run).
 
     Examples:
       challenge train classifier
@@ -35,15 +41,13 @@ def train(
     budget = budget_s if budget_s is not None else m.training.default_budget_s
     out.text(f"Preparing the data for [bold]{m.id}[/bold] ...")
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[stats]}"),
-                        TimeRemainingColumn(), console=out.console, transient=False)
+                        console=out.console, transient=False)
     with progress:
         bar = progress.add_task(f"training {m.id}", total=budget, stats="starting the sandbox ...")
 
         def on_progress(info: dict) -> None:
-            stats = f"step {info.get('step', 0)} · loss {info.get('loss', float('nan')):.3f}"
-            if info.get("tokens_per_s"):
-                stats += f" · {info['tokens_per_s']:,.0f} tok/s"
-            progress.update(bar, completed=min(budget, float(info.get("elapsed_s", 0))), stats=stats)
+            progress.update(bar, completed=min(budget, _number(info, "elapsed_s") or 0.0),
+                            stats=progress_text(info, budget_s=budget))
 
         def on_stop() -> None:
             progress.update(bar, stats="stopping: your loop finishes its step, the model is kept (Ctrl-C again to abandon)")
@@ -58,8 +62,9 @@ def train(
         out.error(f"Training failed. {outcome.message}", outcome.hint)
         raise typer.Exit(1)
     last = outcome.history[-1] if outcome.history else {}
-    out.success(f"Trained {m.id} for {outcome.elapsed_s:.0f} s ({len(outcome.history)} logged steps, "
-                f"stopped: {outcome.stopped_by}); final loss {last.get('loss', float('nan')):.3f}.")
+    out.success(f"Trained {m.id} for {outcome.cpu_s:.0f} CPU s on {outcome.threads} thread(s) "
+                f"({outcome.elapsed_s:.0f} s wall; {len(outcome.history)} logged steps, stopped: {outcome.stopped_by}); "
+                f"final loss {last.get('loss', float('nan')):.3f}.")
     if not outcome.history:
         out.warn("Your loop never called task.log(step, loss): no progress or training log was recorded.")
     if outcome.forbidden_used:
@@ -68,3 +73,35 @@ def train(
     if curves.is_file():
         out.text(f"Curves: {curves}")
     out.text(f"Checkpoint: {result.checkpoint_dir}\nNext: [bold]challenge test {m.id}[/bold]")
+
+
+def progress_text(info: dict, *, budget_s: float) -> str:
+    """The bar's text from one progress message of the worker (untrusted: any value may be missing or odd).
+
+    The budget is CPU seconds, so the bar fills in CPU seconds; the time left is
+    wall time, from the CPU seconds the run has been getting per wall second.
+    """
+    step, loss = _number(info, "step"), _number(info, "loss")
+    text = f"step {int(step) if step is not None else '?'} · loss {loss if loss is not None else math.nan:.3f}"
+    if rate := _number(info, "tokens_per_s"):
+        text += f" · {rate:,.0f} tok per CPU s"
+    cpu = _number(info, "elapsed_s")
+    if cpu is None:
+        return text
+    text += f" · CPU {min(cpu, budget_s):.0f}/{budget_s:g} s"
+    wall, left = _number(info, "wall_s"), _number(info, "time_left_s")
+    if wall and cpu > 0 and left is not None:
+        text += f" · about {_clock_text(left * wall / cpu)} left"
+    return text
+
+
+def _number(info: dict, key: str) -> float | None:
+    value = info.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _clock_text(seconds: float) -> str:
+    minutes, secs = divmod(int(round(max(0.0, min(seconds, 359_999.0)))), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}" if minutes >= 60 else f"{minutes}:{secs:02d}"
