@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -69,8 +70,13 @@ class Run:
 
 @contextlib.contextmanager
 def burners(count: int) -> Iterator[None]:
-    """``count`` busy-looping processes for the duration of the block; stopped by their own pids."""
-    started = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    """``count`` busy-looping processes for the duration of the block; stopped by their own pids.
+
+    Each in a session of its own: where the kernel groups processes by session
+    (``sched_autogroup``), burners sharing one session would compete for the CPU
+    as a single program, and the sandbox's worker has a session of its own."""
+    started = [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
+               for _ in range(count)]
     try:
         time.sleep(2.0)  # let the scheduler and the load average see them
         yield
@@ -81,7 +87,8 @@ def burners(count: int) -> Iterator[None]:
             process.wait(timeout=30)
 
 
-def train_and_grade(registry, name: str, *, budget_s: float | None, threads: int, grade: bool, phase: str) -> Run:
+def train_and_grade(registry, name: str, *, budget_s: float | None, threads: int, grade: bool, phase: str,
+                    save: Path | None = None) -> Run:
     milestone = registry.get(name)
     budget = float(budget_s if budget_s is not None else milestone.training.check_budget_s)
     task = prepare_data(milestone, cache_dir=Path(tempfile.gettempdir()) / "challenge-devcheck-cache")
@@ -95,6 +102,10 @@ def train_and_grade(registry, name: str, *, budget_s: float | None, threads: int
     if outcome.status != "trained":
         raise SystemExit(f"{name}: training failed: {outcome.message}")
     steps = int(outcome.history[-1]["step"]) + 1 if outcome.history else 0
+    if save is not None:  # the training log, to see where the CPU time went
+        save.mkdir(parents=True, exist_ok=True)
+        log = save / f"{name}-{phase}-{threads}t-{time.strftime('%H%M%S')}.jsonl"
+        log.write_text("".join(json.dumps(record) + "\n" for record in outcome.history), encoding="utf-8")
     run = Run(name, phase, outcome.threads, budget, load_before, load_after, steps, outcome.tokens_seen,
               outcome.stopped_by,
               outcome.cpu_s, outcome.elapsed_s)
@@ -145,6 +156,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs per reference and phase")
     parser.add_argument("--no-grade", action="store_true", help="train only: skip the hidden tests")
     parser.add_argument("--phases", default="quiet,busy", help="quiet, busy or both (comma-separated)")
+    parser.add_argument("--save", type=Path, help="write each run's training log (JSON lines) into this folder")
     args = parser.parse_args()
     registry = load_registry()
     threads = args.threads or api.TrainRequest.__dataclass_fields__["threads"].default
@@ -159,7 +171,7 @@ def main() -> None:
             for _ in range(args.repeat):
                 for name in names:
                     run = train_and_grade(registry, name, budget_s=args.budget_s, threads=threads,
-                                          grade=not args.no_grade, phase=phase)
+                                          grade=not args.no_grade, phase=phase, save=args.save)
                     runs.append(run)
                     show([run])
     show(runs)

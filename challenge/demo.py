@@ -140,7 +140,7 @@ def _train(milestone: Milestone, workspace: Workspace, registry: Registry, clock
     from challenge.training import train_milestone
 
     budget = milestone.training.check_budget_s
-    say(f"    trains the reference for {budget:g} s on the harness's data (real training, in the sandbox) ...")
+    say(f"    trains the reference for {budget:g} CPU s on the harness's data (real training, in the sandbox) ...")
     try:
         trained = train_milestone(workspace=workspace, registry=registry, milestone=milestone, budget_s=budget,
                                   device="cpu", seed=0)
@@ -153,8 +153,8 @@ def _train(milestone: Milestone, workspace: Workspace, registry: Registry, clock
     if outcome.status != "trained":
         say(f"    training failed: {outcome.message}")
         return False
-    say(f"    trained for {outcome.elapsed_s:.0f} s, final loss {outcome.history[-1]['loss']:.3f}"
-        if outcome.history else f"    trained for {outcome.elapsed_s:.0f} s")
+    trained_for = f"    trained for {outcome.cpu_s:.0f} CPU s ({outcome.elapsed_s:.0f} s wall)"
+    say(f"{trained_for}, final loss {outcome.history[-1]['loss']:.3f}" if outcome.history else trained_for)
     clock.advance(outcome.elapsed_s)
     return True
 
