@@ -119,13 +119,14 @@ def train_and_grade(registry, name: str, *, budget_s: float | None, threads: int
 
 
 def show(runs: list[Run]) -> None:
-    print(f"\n{'milestone':<11} {'phase':<6} {'thr':>3} {'budget':>6} {'load':>11} {'steps':>6} {'tokens':>9} {'stop':<8} "
-          f"{'CPU s':>7} {'wall s':>7} {'CPU/wall':>8} {'tok/CPU s':>9} {'metric':>8}  verdict")
+    print(f"\n{'milestone':<11} {'phase':<6} {'thr':>3} {'budget':>6} {'load':>11} {'steps':>6} {'tokens':>9} "
+          f"{'stop':<8} {'CPU s':>7} {'wall s':>7} {'CPU/wall':>8} {'tok/CPU s':>9} {'metric':>8}  verdict")
     for r in runs:
         metric = f"{r.metric:.4f}" if isinstance(r.metric, float) else str(r.metric or "-")
-        print(f"{r.milestone:<11} {r.phase:<6} {r.threads:>3} {r.budget_s:>6g} {r.load_before:>5.1f}-{r.load_after:<5.1f} "
-              f"{r.steps:>6} {r.tokens:>9} {r.stopped_by:<8} {r.cpu_s:>7.1f} {r.wall_s:>7.1f} {r.cpu_s / max(r.wall_s, 1e-9):>8.2f} "
-              f"{r.tokens / max(r.cpu_s, 1e-9):>9.0f} {metric:>8}  {r.verdict}")
+        print(f"{r.milestone:<11} {r.phase:<6} {r.threads:>3} {r.budget_s:>6g} "
+              f"{r.load_before:>5.1f}-{r.load_after:<5.1f} {r.steps:>6} {r.tokens:>9} {r.stopped_by:<8} {r.cpu_s:>7.1f} "
+              f"{r.wall_s:>7.1f} {r.cpu_s / max(r.wall_s, 1e-9):>8.2f} {r.tokens / max(r.cpu_s, 1e-9):>9.0f} "
+              f"{metric:>8}  {r.verdict}")
 
 
 def show_ratios(runs: list[Run]) -> None:
@@ -144,7 +145,8 @@ def show_ratios(runs: list[Run]) -> None:
         rate = mean([r.tokens / r.cpu_s for r in busy]) / mean([r.tokens / r.cpu_s for r in quiet])
         wall = mean([r.wall_s for r in busy]) / mean([r.wall_s for r in quiet])
         verdicts = " | ".join(f"{r.phase}: {r.verdict or '-'}" for r in quiet + busy)
-        print(f"  {name:<11} steps x{steps:.3f}  tokens x{tokens:.3f}  tok/CPU s x{rate:.3f}  wall x{wall:.2f}   {verdicts}")
+        print(f"  {name:<11} steps x{steps:.3f}  tokens x{tokens:.3f}  tok/CPU s x{rate:.3f}  wall x{wall:.2f}   "
+              f"{verdicts}")
 
 
 def main() -> None:

@@ -146,7 +146,8 @@ def measure(name: str, budget_s: float, seed: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=list(MILESTONES), action="append", help="measure only this one (repeatable)")
-    parser.add_argument("--budget-s", type=float, help="CPU seconds of training (default: the milestone's default budget)")
+    parser.add_argument("--budget-s", type=float,
+                        help="CPU seconds of training (default: the milestone's default budget)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=WORKER_THREADS, help="as the worker (default %(default)s)")
     args = parser.parse_args()

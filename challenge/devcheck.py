@@ -54,7 +54,7 @@ def _task_inputs(*, milestone: Milestone, **_: object) -> tuple:
                           cache_dir=Path(tempfile.gettempdir()) / "challenge-devcheck-cache")
 
 
-MUTANT_BUDGET_S = 10.0  # a mutant's bug shows without much training; a file may set CHECK_BUDGET_S
+MUTANT_BUDGET_S = 10.0  # CPU seconds: a mutant's bug shows without much training; a file may set CHECK_BUDGET_S
 _trained: dict[tuple[str, float, float], tuple] = {}
 
 

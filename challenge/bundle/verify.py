@@ -315,7 +315,7 @@ def _retrain(milestone: Milestone, learner: Path, opened: OpenedBundle, registry
     check.notes.append(f"retrained for {outcome.cpu_s:.0f} CPU s on {outcome.threads} thread(s), "
                        f"{outcome.elapsed_s:.0f} s wall (budget {budget:g} CPU s): {result.status}, "
                        f"{result.passed}/{len(result.tests)} tests"
-                       + ("" if same_threads else f"; the shipped checkpoint was trained on {shipped_threads} thread(s)"))
+                       + ("" if same_threads else f"; the shipped model was trained on {shipped_threads} thread(s)"))
     return result.status
 
 

@@ -63,8 +63,8 @@ def train(
         raise typer.Exit(1)
     last = outcome.history[-1] if outcome.history else {}
     out.success(f"Trained {m.id} for {outcome.cpu_s:.0f} CPU s on {outcome.threads} thread(s) "
-                f"({outcome.elapsed_s:.0f} s wall; {len(outcome.history)} logged steps, stopped: {outcome.stopped_by}); "
-                f"final loss {last.get('loss', float('nan')):.3f}.")
+                f"({outcome.elapsed_s:.0f} s wall; {len(outcome.history)} logged steps, "
+                f"stopped: {outcome.stopped_by}); final loss {last.get('loss', float('nan')):.3f}.")
     if not outcome.history:
         out.warn("Your loop never called task.log(step, loss): no progress or training log was recorded.")
     if outcome.forbidden_used:

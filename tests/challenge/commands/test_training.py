@@ -11,7 +11,8 @@ def test_the_bar_counts_cpu_seconds_and_estimates_wall_time_left():
     # 30 CPU s used in 60 s of wall time (a busy machine): 60 CPU s left take about 2 minutes.
     info = {"step": 120, "loss": 0.5123, "elapsed_s": 30.0, "wall_s": 60.0, "time_left_s": 60.0,
             "tokens_per_s": 3400.4}
-    assert progress_text(info, budget_s=90) == "step 120 · loss 0.512 · 3,400 tok per CPU s · CPU 30/90 s · about 2:00 left"
+    assert progress_text(info, budget_s=90) == (
+        "step 120 · loss 0.512 · 3,400 tok per CPU s · CPU 30/90 s · about 2:00 left")
 
 
 def test_on_an_idle_machine_with_two_threads_the_wall_time_left_is_shorter_than_the_budget_left():

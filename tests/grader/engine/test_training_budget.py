@@ -47,14 +47,17 @@ LEARNER = textwrap.dedent('''
 ''')
 
 
+def _ids(rows: int, *, seed: int) -> torch.Tensor:
+    return torch.randint(1, 50, (rows, 8), generator=torch.Generator().manual_seed(seed))
+
+
 @dataclass
 class TinyTask:
     """A ``grader.api.TaskData``: 512 rows of 8 tokens, two classes, no padding."""
 
     name: str = "tiny"
     spec: dict = field(default_factory=lambda: {"vocab_size": 50, "pad_id": 0, "n_classes": 2, "max_len": 8})
-    inputs: dict = field(default_factory=lambda: {"train": torch.randint(1, 50, (512, 8), generator=torch.Generator().manual_seed(0)),
-                                                  "validation": torch.randint(1, 50, (64, 8), generator=torch.Generator().manual_seed(1))})
+    inputs: dict = field(default_factory=lambda: {"train": _ids(512, seed=0), "validation": _ids(64, seed=1)})
     labels: dict = field(default_factory=lambda: {"train": torch.arange(512) % 2, "validation": torch.arange(64) % 2})
     label_names: list = field(default_factory=lambda: ["a", "b"])
     fingerprint: str = "tiny"
