@@ -176,7 +176,7 @@ def _train(milestone: Milestone, workspace: Workspace, registry: Registry, clock
     from challenge.training import cache_dir_of, prepare_data, train_milestone
 
     budget = milestone.training.check_budget_s
-    say(f"    trains the reference for {budget:g} s on the harness's data (real training, in the sandbox):")
+    say(f"    trains the reference for {budget:g} CPU s on the harness's data (real training, in the sandbox):")
     try:
         task = prepare_data(milestone, cache_dir=cache_dir_of(workspace))
     except ChallengeError as error:
@@ -190,8 +190,8 @@ def _train(milestone: Milestone, workspace: Workspace, registry: Registry, clock
     if outcome.status != "trained":
         say(f"    training failed: {outcome.message}")
         return f"training failed: {outcome.message}"
-    say(f"    trained for {outcome.elapsed_s:.0f} s, final loss {outcome.history[-1]['loss']:.3f}"
-        if outcome.history else f"    trained for {outcome.elapsed_s:.0f} s")
+    trained_for = f"    trained for {outcome.cpu_s:.0f} CPU s ({outcome.elapsed_s:.0f} s wall)"
+    say(f"{trained_for}, final loss {outcome.history[-1]['loss']:.3f}" if outcome.history else trained_for)
     clock.advance(outcome.elapsed_s)
     return None
 

@@ -37,8 +37,8 @@ def train_milestone(*, workspace: Workspace, registry: Registry, milestone: Mile
     require_training(milestone)
     budget = float(budget_s if budget_s is not None else milestone.training.default_budget_s)
     if not 0 < budget <= milestone.training.max_budget_s:
-        raise UsageError(f"--budget-s must be between 0 and {milestone.training.max_budget_s:g} for {milestone.id}.",
-                         f"The default is {milestone.training.default_budget_s:g} s.")
+        raise UsageError(f"--budget-s must be between 0 and {milestone.training.max_budget_s:g} CPU seconds "
+                         f"for {milestone.id}.", f"The default is {milestone.training.default_budget_s:g} CPU s.")
     device = _check_device(device)
     learner_file = learner_file_of(workspace, milestone)
     if task is None:

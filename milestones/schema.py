@@ -67,9 +67,11 @@ class Grading(_Strict):
 
 class Training(_Strict):
     task: str = Field(description="Name of the harness's task (data pipeline) the learner trains on.")
-    default_budget_s: float = Field(gt=0, description="Training time budget when --budget-s is not given.")
-    max_budget_s: float = Field(gt=0, description="Largest --budget-s accepted.")
-    check_budget_s: float = Field(gt=0, description="Shorter budget used by `challenge dev check` and CI.")
+    default_budget_s: float = Field(gt=0, description="Training budget in CPU seconds of the worker (at its fixed "
+                                                      "thread count) when --budget-s is not given.")
+    max_budget_s: float = Field(gt=0, description="Largest --budget-s accepted (CPU seconds).")
+    check_budget_s: float = Field(gt=0, description="Budget (CPU seconds) that `challenge dev check`, CI and the demo "
+                                                    "train the reference and alternatives for.")
     plot: list[str] = Field(default_factory=list, description="Training-log metrics drawn as curves over steps "
                                                               "(curves.png beside the checkpoint).")
 

@@ -8,7 +8,8 @@ and hidden tests, in milestone order. The built-ins a milestone may use follow
 from the milestones verified so far, never from the bundle's claims. Training
 milestones are graded on the shipped checkpoint (weights only: safetensors
 cannot run code); ``--retrain`` also re-runs the learner's training within its
-budget and grades that model.
+budget (CPU seconds at a fixed thread count, as ``challenge train`` counts it,
+so a busy verifier's machine trains as much) and grades that model.
 
 Claims come from the bundle's (chain-checked) event log; results documents in
 the bundle are never trusted, so a forged "pass" changes nothing.
@@ -309,8 +310,12 @@ def _retrain(milestone: Milestone, learner: Path, opened: OpenedBundle, registry
         return "error"
     trained = api.TrainedModel(state=outcome.state, training_log=tuple(outcome.history))
     result = _grade(milestone, learner, opened, registry, passed, options, scratch, check, (task, trained))
-    check.notes.append(f"retrained for {outcome.elapsed_s:.0f} s (budget {budget:g} s): {result.status}, "
-                       f"{result.passed}/{len(result.tests)} tests")
+    shipped_threads = config.get("threads")
+    same_threads = not isinstance(shipped_threads, int) or shipped_threads == outcome.threads
+    check.notes.append(f"retrained for {outcome.cpu_s:.0f} CPU s on {outcome.threads} thread(s), "
+                       f"{outcome.elapsed_s:.0f} s wall (budget {budget:g} CPU s): {result.status}, "
+                       f"{result.passed}/{len(result.tests)} tests"
+                       + ("" if same_threads else f"; the shipped model was trained on {shipped_threads} thread(s)"))
     return result.status
 
 

@@ -66,7 +66,8 @@ def submit(
 def verify(
     bundle: BundleArg,
     as_json: JsonOpt = False,
-    retrain: Annotated[bool, typer.Option("--retrain", help="Also re-run the learner's training (within its budget) "
+    retrain: Annotated[bool, typer.Option("--retrain", help="Also re-run the learner's training (within its budget, "
+                                          "in CPU seconds: a busy machine takes longer, not less training) "
                                           "and grade the retrained model.")] = False,
     allow_unisolated: Annotated[bool, typer.Option("--allow-unisolated", help="Run the learner's code even where this "
                                                    "machine cannot isolate it (no network namespace or Landlock). "

@@ -15,15 +15,19 @@ from challenge.training_bar import training_bar
 
 def train(
     milestone: MilestoneArg,
-    budget_s: Annotated[Optional[float], typer.Option("--budget-s", help="Training time budget in seconds "
-                                                      "(default from the milestone).")] = None,
+    budget_s: Annotated[Optional[float], typer.Option("--budget-s", help=(
+        "Training budget in CPU seconds of the sandboxed worker, at a fixed thread count (default from the "
+        "milestone). A busy machine makes the run take longer, not train less."))] = None,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     seed: Annotated[int, typer.Option(help="Seed for the model's initialisation and the batch order.")] = 0,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Train your model on the harness's data, in the sandbox, and save a checkpoint.
 
-    Ctrl-C stops early and keeps the model as it is (press it twice to abandon the run).
+    The budget counts CPU time, so a run trains as much on a busy machine as on
+    an idle one; the progress bar shows the CPU seconds used and estimates when,
+    in wall time, the run will end. Ctrl-C stops early and keeps the model as it
+    is (press it twice to abandon the run).
 
     Examples:
       challenge train classifier
@@ -47,7 +51,8 @@ def train(
         out.error(f"Training failed. {outcome.message}", outcome.hint)
         raise typer.Exit(1)
     last = outcome.history[-1] if outcome.history else {}
-    out.success(f"Trained {m.id} for {outcome.elapsed_s:.0f} s ({len(outcome.history)} logged steps, "
+    out.success(f"Trained {m.id} for {outcome.cpu_s:.0f} CPU s on {outcome.threads} thread(s) "
+                f"({outcome.elapsed_s:.0f} s wall; {len(outcome.history)} logged steps, "
                 f"stopped: {outcome.stopped_by}); final loss {last.get('loss', float('nan')):.3f}.")
     if not outcome.history:
         out.warn("Your loop never called task.log(step, loss): no progress or training log was recorded.")

@@ -59,7 +59,7 @@ def _task_inputs(*, milestone: Milestone, **_: object) -> tuple:
                           cache_dir=Path(tempfile.gettempdir()) / "challenge-devcheck-cache")
 
 
-MUTANT_BUDGET_S = 10.0  # a mutant's bug shows without much training; an entry may set check_budget_s
+MUTANT_BUDGET_S = 10.0  # CPU seconds: a mutant's bug shows without much training; an entry may set check_budget_s
 _trained: dict[tuple[str, float], tuple] = {}
 
 

@@ -27,7 +27,10 @@ from grader.judge.rules import watched_operators
 from grader.results import TrainOutcome
 
 GRACE_S = 20.0  # wall seconds a loop may ignore should_stop() before it is interrupted
-WALL_FACTOR = 6.0  # the outer wall-clock limit: this many times the CPU budget per thread, on a very busy machine
+# The outer wall-clock limit is this many times the CPU budget: it only catches a loop that neither computes nor
+# stops (it loses the model). Measured on a 2-core machine with 15-20 runnable programs, a 2-thread worker got
+# 0.15-0.25 CPU seconds per second, i.e. 4-7x the budget in wall time; 12 leaves room for twice that load.
+WALL_FACTOR = 12.0
 STATE_BYTES = 1 << 30  # the largest state dict the judge reads back
 
 

@@ -1,9 +1,11 @@
 """``TrainingTask``: what a learner's ``train(model, task)`` receives in the worker.
 
 It serves batches of the harness's data, keeps the time budget and forwards
-progress. The worker counts the budget in its own CPU time (``clock`` is
-``time.process_time``: every thread of the process), so a busy machine makes a
-run slower, never shorter in work done. It runs inside the sandbox, so it
+progress. The budget counts the worker's CPU time (``clock`` is
+``time.process_time``: every thread of the process), at a thread count the
+engine fixes, so a busy machine makes a run take longer in wall time, never
+train less. Progress also carries the wall time (``wall_clock``) so that a
+progress bar can estimate when the run ends. It runs inside the sandbox, so it
 needs only torch and the stdlib; the data arrive as the flat tensor dict
 written by the judge
 (``milestones.tasks.PreparedTask.to_worker_tensors``)::
@@ -44,7 +46,8 @@ class TrainingTask:
         seed: int = 0,
         progress: Callable[[dict], None] | None = None,
         stop_requested: Callable[[], bool] | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.process_time,
+        wall_clock: Callable[[], float] = time.monotonic,
     ):
         self.spec = dict(spec)
         self.device = torch.device(device)
@@ -55,16 +58,22 @@ class TrainingTask:
         self._data = {name: t.to(self.device) for name, t in tensors.items()}
         self._progress = progress or (lambda info: None)
         self._stop_requested = stop_requested or (lambda: False)
-        self._clock = clock
+        self._clock, self._wall_clock = clock, wall_clock
         self._started = clock()  # the budget starts now: build the task just before train()
+        self._wall_started = wall_clock()
         self._last_progress = -math.inf
 
     # --- time -----------------------------------------------------------------
 
     def elapsed(self) -> float:
+        """Budget seconds used so far: CPU seconds of the worker, not wall time."""
         return self._clock() - self._started
 
+    def wall_elapsed(self) -> float:
+        return self._wall_clock() - self._wall_started
+
     def time_left(self) -> float:
+        """Budget seconds (CPU) left; on a busy machine they take longer than this in wall time."""
         return max(0.0, self.budget_s - self.elapsed())
 
     def should_stop(self) -> bool:
@@ -134,12 +143,12 @@ class TrainingTask:
         record = {"step": int(step), "loss": float(loss), "elapsed_s": round(elapsed, 3)}
         record.update({name: float(value) for name, value in metrics.items()})
         self.history.append(record)
-        if elapsed - self._last_progress >= PROGRESS_INTERVAL_S:
-            self._last_progress = elapsed
-            rate = self.tokens_seen / elapsed if elapsed > 0 else 0.0
-            self._progress(
-                {**record, "time_left_s": self.time_left(), "tokens": self.tokens_seen, "tokens_per_s": rate}
-            )
+        wall = self.wall_elapsed()
+        if wall - self._last_progress >= PROGRESS_INTERVAL_S:  # a rate limit on messages: wall time
+            self._last_progress = wall
+            rate = self.tokens_seen / elapsed if elapsed > 0 else 0.0  # per CPU second: what the budget buys
+            self._progress({**record, "time_left_s": self.time_left(), "wall_s": round(wall, 3),
+                            "tokens": self.tokens_seen, "tokens_per_s": rate})
 
 
 def _chunks(index: torch.Tensor, size: int, *, drop_last: bool) -> Iterator[torch.Tensor]:

@@ -55,7 +55,7 @@ def test_the_full_demo_skips_only_what_has_no_data_and_says_which(tmp_path, play
 
 
 def _outcome(status: str, message: str = ""):
-    return SimpleNamespace(status=status, message=message, elapsed_s=3.0,
+    return SimpleNamespace(status=status, message=message, elapsed_s=3.0, cpu_s=2.5,
                            history=[{"step": 5, "loss": 1.25, "elapsed_s": 3.0}])
 
 
@@ -122,7 +122,7 @@ def test_the_training_bar_shows_steps_loss_and_speed():
     with training_bar(console, label="training gpt", budget_s=10) as bar:
         bar.on_progress({"step": 12, "loss": 2.5, "elapsed_s": 4.0, "tokens_per_s": 1234.0})
     shown = buffer.getvalue()
-    assert "training gpt" in shown and "step 12 · loss 2.500 · 1,234 tok/s" in shown
+    assert "training gpt" in shown and "step 12 · loss 2.500 · 1,234 tok per CPU s" in shown
 
 
 def test_a_failed_grading_is_named_with_its_first_failing_test(monkeypatch, workspace):

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import time
 from itertools import islice
 
 import pytest
@@ -130,16 +131,50 @@ def test_budget_and_stop_request():
     assert task.time_left() == 0 and task.should_stop()
 
 
-def test_log_records_every_call_and_rate_limits_progress():
-    clock, updates = Clock(), []
-    task = make(rows_tensors(), clock=clock, progress=updates.append)
+def test_the_budget_counts_cpu_time_not_wall_time():
+    cpu, wall = Clock(), Clock()
+    task = make(rows_tensors(), budget_s=30, clock=cpu, wall_clock=wall)
+    wall.now += 600  # a busy machine: ten minutes pass while the worker gets 10 s of CPU
+    cpu.now += 10
+    assert task.elapsed() == 10 and task.wall_elapsed() == 600
+    assert task.time_left() == 20 and not task.should_stop()
+    cpu.now += 20
+    assert task.should_stop()  # 30 CPU seconds, however long they took
+
+
+def test_by_default_the_budget_clock_is_the_process_cpu_time():
+    task = make(rows_tensors(), budget_s=30)
+    time.sleep(0.3)  # waiting costs wall time and no CPU
+    assert task.wall_elapsed() >= 0.3
+    assert task.elapsed() < 0.2
+
+
+def test_log_records_every_call_and_rate_limits_progress_in_wall_time():
+    cpu, wall, updates = Clock(), Clock(), []
+    task = make(rows_tensors(), budget_s=10, clock=cpu, wall_clock=wall, progress=updates.append)
     for step in range(10):
-        clock.now += 0.05
+        cpu.now += 0.05
+        wall.now += 0.05
         task.log(step, torch.tensor(1.5), acc=torch.tensor(0.25))
     assert len(task.history) == 10
     assert task.history[0] == {"step": 0, "loss": 1.5, "elapsed_s": 0.05, "acc": 0.25}
     assert 2 <= len(updates) <= 3  # 0.5 s at most 5 a second
-    assert {"step", "loss", "time_left_s", "tokens", "tokens_per_s"} <= set(updates[0])
+    assert {"step", "loss", "time_left_s", "wall_s", "tokens", "tokens_per_s"} <= set(updates[0])
+    cpu.now += 0.5
+    wall.now += 2.0  # a busy machine: CPU time advances slower than the wall clock
+    task.log(10, 1.0)
+    assert updates[-1]["elapsed_s"] == pytest.approx(1.0) and updates[-1]["wall_s"] == pytest.approx(2.5)
+    assert updates[-1]["time_left_s"] == pytest.approx(9.0)
+
+
+def test_progress_rate_is_tokens_per_cpu_second():
+    cpu, wall, updates = Clock(), Clock(), []
+    task = make(rows_tensors(), clock=cpu, wall_clock=wall, progress=updates.append)
+    next(task.batches(4))
+    cpu.now += 2.0
+    wall.now += 8.0
+    task.log(0, 1.0)
+    assert updates[-1]["tokens_per_s"] == pytest.approx(task.tokens_seen / 2.0)
 
 
 def test_tokens_seen_counts_real_tokens():
