@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from challenge.devcheck import earlier_ids  # noqa: E402
+from challenge.dev.check import earlier_ids  # noqa: E402
 from challenge.run_requests import grade_request, train_request  # noqa: E402
 from challenge.taskdata import prepare_data  # noqa: E402
 from grader import api  # noqa: E402
