@@ -13,6 +13,7 @@ from pathlib import Path
 
 from challenge.errors import ChallengeError, UsageError
 from challenge.eventlog import LogReading
+from challenge.hints import HintOffer
 from challenge.progress import MilestoneProgress, derive_progress
 from challenge.timekeeping import account
 from challenge.workspace import Workspace
@@ -60,7 +61,9 @@ def record_edits(*, workspace: Workspace, registry: Registry) -> int:
 
 
 def start_milestone(*, workspace: Workspace, registry: Registry, milestone: Milestone,
-                    predict_hours: float | None = None, predict_pass: float | None = None) -> StartResult:
+                    predict_hours: float | None = None, predict_pass: float | None = None,
+                    after_pass_of: str | None = None) -> StartResult:
+    """``after_pass_of``: the milestone whose pass the learner moved on from (recorded with the start)."""
     if predict_hours is not None and not 0 < predict_hours <= 200:
         raise UsageError("--predict-hours must be between 0 and 200.", "Example: --predict-hours 2.5")
     if predict_pass is not None and not 0 <= predict_pass <= 1:
@@ -81,6 +84,8 @@ def start_milestone(*, workspace: Workspace, registry: Registry, milestone: Mile
     data: dict = {"learner_file": str(learner_file.relative_to(workspace.root))}
     if first_start:
         data.update(predict_hours=predict_hours, predict_pass=predict_pass)
+    if after_pass_of:
+        data["after_pass_of"] = after_pass_of
     workspace.log.append("start", milestone=milestone.id, data=data)
     passed = {mid for mid, item in progress.items() if item.passed}
     missing = [p for p in milestone.prerequisites if p not in passed]
@@ -94,11 +99,38 @@ def require_started(*, workspace: Workspace, milestone: Milestone) -> MilestoneP
     return item
 
 
-def pause_clock(*, workspace: Workspace) -> str:
+def record_predictions(*, workspace: Workspace, milestone: Milestone, hours: float | None,
+                       chance: float | None) -> MilestoneProgress:
+    """Record the predictions `start` did not get, before the milestone's first test; returns the progress after.
+
+    A prediction already recorded stays as it was made (giving the same value again is fine).
+    """
+    item = require_started(workspace=workspace, milestone=milestone)
+    if item.attempts:
+        raise UsageError(f"{milestone.id} has been tested already ({len(item.attempts)} attempt"
+                         f"{'s' if len(item.attempts) != 1 else ''}): predictions count only before the first test.",
+                         f"Before a later test, say how sure you are: challenge test {milestone.id} --confidence 70%")
+    for name, given, recorded in (("hours", hours, item.predicted_hours), ("chance of passing", chance,
+                                                                           item.predicted_pass)):
+        if given is not None and recorded is not None and given != recorded:
+            raise UsageError(f"The {name} prediction for {milestone.id} is recorded already ({recorded:g}); "
+                             "a prediction stays as it was made.", "")
+    data = {key: value for key, value, recorded in (("predict_hours", hours, item.predicted_hours),
+                                                    ("predict_pass", chance, item.predicted_pass))
+            if value is not None and recorded is None}
+    if not data and item.predicted_hours is None and item.predicted_pass is None:
+        raise UsageError("Nothing to record.", f"Example: challenge predict {milestone.id} --hours 2 --pass 60%")
+    if data:
+        workspace.log.append("prediction", milestone=milestone.id, data={"kind": "at_start", **data})
+    return progress_of(workspace, milestone)
+
+
+def pause_clock(*, workspace: Workspace, after_pass: bool = False) -> str:
+    """Pause the clock; ``after_pass``: the learner chose it after passing (recorded with the pause)."""
     state = account(_reading(workspace).events, now=workspace.clock())
     if not state.running:
         raise UsageError("The clock is not running.", "Resume it with `challenge resume` or start a milestone.")
-    workspace.log.append("pause", milestone=state.current)
+    workspace.log.append("pause", milestone=state.current, data={"after_pass": True} if after_pass else {})
     return state.current or ""
 
 
@@ -124,24 +156,47 @@ def log_time(*, workspace: Workspace, milestone: Milestone, seconds: float, note
     workspace.log.append("time_adjust", milestone=milestone.id, data={"seconds": seconds, "note": note.strip()})
 
 
+def offer_next_hint(*, workspace: Workspace, milestone: Milestone) -> HintOffer:
+    """The hint to offer next (nothing logged yet): aimed at the latest failed attempt's diagnosis where one fits."""
+    from challenge.hints import offer_hint, read_evidence
+
+    item = require_started(workspace=workspace, milestone=milestone)
+    failed = next((a for a in reversed(item.attempts) if a.status != "pass"), None)
+    evidence = read_evidence(workspace.root / failed.results_file) if failed and failed.results_file else None
+    return offer_hint(milestone.hints, item.hints_taken, evidence)
+
+
 @dataclass(frozen=True)
 class HintResult:
-    index: int  # 0-based
+    index: int  # 0-based, into the milestone's hints
     total: int
     text: str | None  # None: no hints left
+    offer: HintOffer
 
 
-def take_hint(*, workspace: Workspace, milestone: Milestone) -> HintResult:
-    item = require_started(workspace=workspace, milestone=milestone)
+def take_hint(*, workspace: Workspace, milestone: Milestone, offer: HintOffer | None = None) -> HintResult:
+    """Log the offered hint (by default: ``offer_next_hint``'s) as help used; ``text`` None when none is left."""
+    if offer is None:
+        offer = offer_next_hint(workspace=workspace, milestone=milestone)
     total = len(milestone.hints)
-    if item.hints_used >= total:
-        return HintResult(item.hints_used, total, None)
-    workspace.log.append("hint", milestone=milestone.id, data={"index": item.hints_used})
-    return HintResult(item.hints_used, total, milestone.hints[item.hints_used])
+    if offer.index is None:
+        return HintResult(total, total, None, offer)
+    data: dict = {"index": offer.index}
+    if offer.aimed_at:
+        data["aimed_at"] = offer.aimed_at
+    workspace.log.append("hint", milestone=milestone.id, data=data)
+    return HintResult(offer.index, total, milestone.hints[offer.index].text, offer)
 
 
-def peek_reference(*, workspace: Workspace, registry: Registry, milestone: Milestone, force: bool) -> Path:
-    """The reference solution's path, logged as help used.
+@dataclass(frozen=True)
+class PeekPlan:
+    path: Path  # the reference solution
+    forced: bool  # before any failed attempt (--force)
+    before_pass: bool  # the milestone is not passed yet: the peek weighs on its verdict
+
+
+def plan_peek(*, workspace: Workspace, registry: Registry, milestone: Milestone, force: bool) -> PeekPlan:
+    """Whether the reference may be shown now (nothing logged yet).
 
     The challenge's soft rule: look at a solution only after you tried.
     """
@@ -154,5 +209,8 @@ def peek_reference(*, workspace: Workspace, registry: Registry, milestone: Miles
     path = registry.folder(milestone) / "reference.py"
     if not path.is_file():
         raise ChallengeError(f"Milestone '{milestone.id}' ships no reference solution.", "")
-    workspace.log.append("peek", milestone=milestone.id, data={"forced": bool(force and item.failed_attempts == 0)})
-    return path
+    return PeekPlan(path, forced=bool(force and item.failed_attempts == 0), before_pass=not item.passed)
+
+
+def record_peek(*, workspace: Workspace, milestone: Milestone, plan: PeekPlan) -> None:
+    workspace.log.append("peek", milestone=milestone.id, data={"forced": plan.forced})

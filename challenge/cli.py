@@ -13,7 +13,7 @@ import sys
 import typer
 
 from challenge import __version__
-from challenge.commands import bundle, clock, demo, dev, grading, help, reflect, report, training, workspace
+from challenge.commands import assist, bundle, clock, demo, dev, grading, reflect, report, training, workspace
 from challenge.commands import data as data_command
 from challenge.commands import viz as viz_command
 from challenge.errors import render_error
@@ -49,6 +49,7 @@ app.command("init")(workspace.init)
 app.command("list")(workspace.list_milestones)
 app.command("status")(workspace.status)
 app.command("start")(clock.start)
+app.command("predict")(clock.predict)
 app.command("pause")(clock.pause)
 app.command("resume")(clock.resume)
 app.command("log-time")(clock.log_time)
@@ -56,8 +57,8 @@ app.command("test")(grading.test)
 app.command("watch")(grading.watch)
 app.command("train")(training.train)
 app.command("viz")(viz_command.viz)
-app.command("hint")(help.hint)
-app.command("peek")(help.peek)
+app.command("hint")(assist.hint)
+app.command("peek")(assist.peek)
 app.add_typer(data_command.app, name="data")
 app.add_typer(dev.app, name="dev")
 app.command("reflect")(reflect.reflect)

@@ -79,6 +79,11 @@ class StartData(EventData):
     learner_file: Text | None = None
     predict_hours: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     predict_pass: Chance | None = None
+    after_pass_of: MilestoneId | None = None  # moved on to this milestone right after passing that one
+
+
+class PauseData(EventData):
+    after_pass: bool | None = None  # the learner stopped the clock right after a pass
 
 
 class TimeAdjustData(EventData):
@@ -88,6 +93,7 @@ class TimeAdjustData(EventData):
 
 class HintData(EventData):
     index: Count | None = None
+    aimed_at: Text | None = None  # the diagnosis (mistake id) or test family it was chosen for
 
 
 class PeekData(EventData):
@@ -95,8 +101,10 @@ class PeekData(EventData):
 
 
 class PredictionData(EventData):
-    kind: Text | None = None
+    kind: Text | None = None  # "confidence" (before a test: value) or "at_start" (recorded after start)
     value: Chance | None = None
+    predict_hours: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    predict_pass: Chance | None = None
 
 
 class TestData(EventData):
@@ -153,7 +161,7 @@ class LogLossData(EventData):
 
 
 DATA_MODELS: dict[str, type[EventData]] = {
-    "init": InitData, "activity": ActivityData, "start": StartData, "pause": EventData, "resume": EventData,
+    "init": InitData, "activity": ActivityData, "start": StartData, "pause": PauseData, "resume": EventData,
     "time_adjust": TimeAdjustData, "hint": HintData, "peek": PeekData, "prediction": PredictionData,
     "test": TestData, "train": TrainData, "watch": EventData, "reflect": ReflectData, "submit": SubmitData,
     "log_loss": LogLossData,

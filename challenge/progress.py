@@ -26,11 +26,15 @@ class MilestoneProgress:
     predicted_hours: float | None = None
     predicted_pass: float | None = None
     attempts: list[Attempt] = field(default_factory=list)
-    hints_used: int = 0
+    hints_taken: set[int] = field(default_factory=set)  # indices into the milestone's hints
     peeks: int = 0
     trainings: int = 0
     reflection: dict[str, Any] | None = None
     reflections_replaced: int = 0
+
+    @property
+    def hints_used(self) -> int:
+        return len(self.hints_taken)
 
     @property
     def started(self) -> bool:
@@ -75,6 +79,12 @@ def derive_progress(events: Iterable[Event]) -> dict[str, MilestoneProgress]:
         elif event.type == "prediction" and data.get("kind") == "confidence":
             if (value := _number(data.get("value"))) is not None:
                 pending_confidence[event.milestone] = value
+        elif event.type == "prediction" and data.get("kind") == "at_start" and not item.attempts:
+            # `challenge predict`: what `start` did not get, before the first test; never replaces a prediction
+            if item.predicted_hours is None:
+                item.predicted_hours = _number(data.get("predict_hours"))
+            if item.predicted_pass is None:
+                item.predicted_pass = _number(data.get("predict_pass"))
         elif event.type == "test":
             builtins = data.get("builtins_used", [])
             results_file = data.get("results_file")
@@ -84,7 +94,7 @@ def derive_progress(events: Iterable[Event]) -> dict[str, MilestoneProgress]:
                 builtins_used=tuple(str(b) for b in builtins) if isinstance(builtins, list) else (),
                 results_file=results_file if isinstance(results_file, str) else None))
         elif event.type == "hint":
-            item.hints_used = max(item.hints_used, _count(data.get("index")) + 1)
+            item.hints_taken.add(_count(data.get("index")))
         elif event.type == "peek":
             item.peeks += 1
         elif event.type == "train" and data.get("phase") != "start":

@@ -1,6 +1,10 @@
 """Plain functions behind `challenge reflect`: the challenge's self-questions
 for a milestone, answers read from YAML or a prompt, and the ``reflect`` event.
 
+Answers typed at the prompt are kept in a draft beside the learner's file
+as they are given, so a run that is interrupted goes on where it stopped
+(the draft is not part of a bundle, and goes once the answers are recorded).
+
 Answers are 1-5 ratings with optional free text. Every question of the
 milestone (the shared ones and its own, from ``milestones/questions.yaml``)
 needs a rating. Re-running replaces the answers; the earlier ones stay in the
@@ -18,11 +22,14 @@ import yaml
 
 from challenge.bookkeeping import require_started
 from challenge.errors import UsageError
+from challenge.safe_json import read_json_file
+from challenge.storage import write_json_atomic
 from challenge.workspace import Workspace
 from milestones import Milestone, Registry
 from milestones.schema import Question
 
 MAX_TEXT = 2000
+DRAFT_NAME = ".reflection-draft.json"
 
 
 @dataclass(frozen=True)
@@ -103,4 +110,29 @@ def record_reflection(*, workspace: Workspace, milestone: Milestone, answers: di
     item = require_started(workspace=workspace, milestone=milestone)
     workspace.log.append("reflect", milestone=milestone.id,
                          data={"answers": {qid: answer.to_json() for qid, answer in answers.items()}})
+    _draft_path(workspace, milestone).unlink(missing_ok=True)
     return ReflectResult(answers, replaced=item.reflection is not None)
+
+
+def _draft_path(workspace: Workspace, milestone: Milestone) -> Path:
+    return workspace.milestone_dir(milestone.folder) / DRAFT_NAME
+
+
+def read_draft(workspace: Workspace, milestone: Milestone, questions: list[tuple[str, Question]]) -> dict[str, Answer]:
+    """The answers kept from an interrupted prompt, for the questions still asked; {} when none can be read."""
+    try:
+        raw = read_json_file(_draft_path(workspace, milestone), max_bytes=256 * 1024)
+    except (OSError, ValueError):
+        return {}
+    known = {qid for qid, _ in questions}
+    kept = {}
+    for qid, answer in (raw.items() if isinstance(raw, dict) else ()):
+        rating = answer.get("rating") if isinstance(answer, dict) else None
+        text = answer.get("text") if isinstance(answer, dict) else None
+        if qid in known and isinstance(rating, int) and not isinstance(rating, bool) and 1 <= rating <= 5:
+            kept[qid] = Answer(rating, text[:MAX_TEXT] if isinstance(text, str) and text else None)
+    return kept
+
+
+def save_draft(workspace: Workspace, milestone: Milestone, answers: dict[str, Answer]) -> None:
+    write_json_atomic(_draft_path(workspace, milestone), {qid: a.to_json() for qid, a in answers.items()})

@@ -1,56 +1,161 @@
-"""Rendering a results document in the terminal (rich): one line per test,
-failures expanded with message, hint and output, then a summary."""
+"""Rendering a results document in the terminal (rich), grouped by what is wrong.
+
+One box per distinct diagnosis (the mistake, the evidence, the tests it
+explains), then one box per test family the judge could not diagnose (one
+example each), then the counts, and last the first thing to fix with the next
+command. A catalogued mistake fits on one screen. ``verbose`` adds every
+failing test's own box, as ``challenge test --verbose`` asks.
+"""
 
 from __future__ import annotations
 
+import contextlib
 from functools import partial
+from pathlib import Path
 
 from rich.panel import Panel
 
+from challenge.failure_groups import FailureGroup, family_title, first_to_fix, group_failures
 from challenge.output import Output, untrusted
 
 # Names, messages and the learner's captured output may hold anything their code printed.
 escape = partial(untrusted, multiline=True)
 
 ICON = {"pass": "[green]✓[/green]", "fail": "[red]✗[/red]", "error": "[magenta]![/magenta]"}
+BORDER = {"fail": "red", "error": "magenta"}
+EXAMPLE_LINES = 2  # lines of an example's message (what differs, and how) and of the learner's output; --verbose: all
+TESTS_SHOWN = 12  # families listed in a diagnosis' box before "and N more"
 
 
-def render_run(out: Output, result, *, milestone_id: str) -> None:
+def render_run(out: Output, result, *, milestone_id: str, next_command: str, verbose: bool = False,
+               results_file: object | None = None) -> None:
+    """The run, grouped; the last line names the first thing to fix and ``next_command``."""
     if result.status == "error" and not result.tests:
         out.renderable(Panel(escape(result.message or "The run failed before any test ran."),
                              title=f"[bold red]{milestone_id}: could not run your code[/bold red]", expand=False))
+        _saved(out, results_file)
+        out.text(f"[bold]Fix first:[/bold] your file must load (see above). Then: [bold]{next_command}[/bold]")
         return
-    previous = None
-    for test in result.tests:
-        out.text(f"{ICON.get(test.status, '?')} {escape(test.name)} [dim]{test.duration_s:.2f}s[/dim]")
-        if test.status == "pass":
-            continue
-        if test.message == previous:
-            out.text("  [dim](the same as above)[/dim]")
-            continue
-        previous = test.message
-        body = escape(test.message)
-        if test.hint:
-            body += f"\n[bold]hint:[/bold] {escape(test.hint)}"
-        if test.output:
-            body += f"\n[dim]your output:[/dim]\n[dim]{escape(test.output)}[/dim]"
-        out.renderable(Panel(body, border_style="red" if test.status == "fail" else "magenta", expand=False))
+    groups = group_failures(result.tests)
+    for group in groups:
+        out.renderable(_box(group, verbose=verbose))
+    if verbose:
+        _every_test(out, result)
     for key, value in result.metrics.items():
         out.text(f"  [bold]{escape(key)}[/bold]: {escape(str(value))}")
     for example in result.examples[:5]:
         out.text("  [dim]" + escape(" | ".join(f"{k}: {v}" for k, v in example.items())) + "[/dim]")
-    failed = len(result.tests) - result.passed
-    summary = f"{result.passed}/{len(result.tests)} passed"
+    total = len(result.tests)
+    took = f"{result.duration_s:.1f}s"
     if result.status == "pass":
-        out.text(f"\n[bold green]{milestone_id} passed[/bold green] ({summary}, {result.duration_s:.1f}s).")
+        out.text(f"[bold green]{milestone_id} passed[/bold green] ({result.passed}/{total} tests, {took}).")
     else:
-        out.text(f"\n[bold red]{milestone_id}: {failed} not passing[/bold red] ({summary}, {result.duration_s:.1f}s). "
-                 f"Reproduce this run exactly with --seed {result.seed}.")
+        reasons = len(groups)
+        out.text(f"[bold red]{milestone_id}: {total - result.passed} of {total} tests not passing[/bold red], "
+                 f"{_reasons(groups)} ({took}). Same run again: --seed {result.seed}."
+                 + ("" if verbose or reasons == 0 else " Every test: --verbose."))
     if result.builtins_used:
         out.text(f"[dim]Built-ins used: {', '.join(result.builtins_used)}[/dim]")
     if not result.sandbox.get("isolated", False):
         out.text("[yellow]Note: this run was not fully isolated: "
                  f"network {result.sandbox.get('network')}, filesystem {result.sandbox.get('filesystem')}.[/yellow]")
+    _saved(out, results_file)
+    first = first_to_fix(groups)
+    if first is not None:
+        out.text(f"[bold]Fix first:[/bold] {escape(_sentence(first.title))} Then: [bold]{next_command}[/bold]")
+
+
+def _reasons(groups: list[FailureGroup]) -> str:
+    diagnosed = sum(1 for g in groups if g.diagnosed)
+    unexplained = len(groups) - diagnosed
+    parts = []
+    if diagnosed:
+        parts.append(f"{diagnosed} mistake{'s' if diagnosed != 1 else ''} found")
+    if unexplained:
+        parts.append(f"{unexplained} {'other ' if diagnosed else ''}group{'s' if unexplained != 1 else ''} "
+                     "without a diagnosis")
+    return ", ".join(parts)
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "?", "!")) else text + "."
+
+
+def _saved(out: Output, results_file: object | None) -> None:
+    if results_file is not None:
+        path = Path(str(results_file))
+        with contextlib.suppress(ValueError):  # shorter where it is under the current folder
+            path = path.resolve().relative_to(Path.cwd().resolve())
+        out.text(f"[dim]Results: {escape(str(path))}[/dim]")
+
+
+def _box(group: FailureGroup, *, verbose: bool) -> Panel:
+    count = len(group.tests)
+    example = group.example
+    lines = [f"[bold]{count} test{'s' if count != 1 else ''}: {escape(group.title)}[/bold]"]
+    if group.diagnosed:
+        if group.evidence:
+            lines.append(f"[bold]evidence:[/bold] {escape(group.evidence)}")
+        lines += _example(example, verbose=verbose)
+        lines.append(f"[bold]tests:[/bold] {escape(_families(group, verbose=verbose))}")
+        label = escape(group.mistake) or "diagnosis"
+    elif len(group.families()) > 1:  # families sharing one hint: the hint is the headline
+        lines += _example(example, verbose=verbose)
+        lines.append(f"[bold]tests:[/bold] {escape(_families(group, verbose=verbose))}")
+        label = "no diagnosis; the same hint"
+    else:
+        lines += _example(example, verbose=verbose, short=True)
+        if example.hint:
+            lines.append(f"[bold]hint:[/bold] {escape(example.hint)}")
+        label = "no diagnosis"
+    if example.output and not group.diagnosed:
+        lines.append("[dim]your output:[/dim]")
+        lines += [f"[dim]{line}[/dim]" for line in _indented(example.output, verbose=verbose)]
+    return Panel("\n".join(lines), title=f"[{BORDER[group.status]}]{label}[/]", title_align="left",
+                 border_style=BORDER[group.status], expand=False)
+
+
+def _example(test, *, verbose: bool, short: bool = False) -> list[str]:
+    """'e.g. NAME:' and the first lines of its message; ``short``: the name less its family (the box's title)."""
+    name = test.name
+    if short:
+        name = name[len(family_title(test)):].strip()
+    lines = _indented(test.message, verbose=verbose)
+    if name:
+        lines.insert(0, f"[dim]e.g.[/dim] {escape(name)}:")
+    return lines
+
+
+def _indented(text: str, *, verbose: bool) -> list[str]:
+    lines = [line for line in str(text or "").splitlines() if line.strip()]
+    return ["  " + escape(line.strip()) for line in (lines if verbose else lines[:EXAMPLE_LINES])]
+
+
+def _families(group: FailureGroup, *, verbose: bool) -> str:
+    families = group.families()
+    shown = families if verbose else families[:TESTS_SHOWN]
+    text = " · ".join(f"{name} ×{n}" if n > 1 else name for name, n in shown)
+    if len(shown) < len(families):
+        text += f" · and {len(families) - len(shown)} more"
+    return text
+
+
+def _every_test(out: Output, result) -> None:
+    """Every test on its own line, and every failure in its own box (``--verbose``)."""
+    out.text("[bold]Every test:[/bold]")
+    for test in result.tests:
+        out.text(f"{ICON.get(test.status, '?')} {escape(test.name)} [dim]{test.duration_s:.2f}s[/dim]")
+        if test.status == "pass":
+            continue
+        body = escape(test.message)
+        if test.diagnosis is not None and (test.diagnosis.summary or test.diagnosis.mistake):
+            body += f"\n[bold]diagnosis:[/bold] {escape(test.diagnosis.summary or test.diagnosis.mistake)}"
+        if test.hint:
+            body += f"\n[bold]hint:[/bold] {escape(test.hint)}"
+        if test.output:
+            body += f"\n[dim]your output:[/dim]\n[dim]{escape(test.output)}[/dim]"
+        out.renderable(Panel(body, border_style=BORDER.get(test.status, "magenta"), expand=False))
 
 
 def render_summary(out: Output, result, *, label: str) -> None:

@@ -8,6 +8,6 @@ nor ``grader``.
 """
 
 from milestones.registry import Registry, load_registry
-from milestones.schema import FORMAT_VERSION, Milestone, MilestoneFormatError
+from milestones.schema import FORMAT_VERSION, Hint, Milestone, MilestoneFormatError
 
-__all__ = ["FORMAT_VERSION", "Milestone", "MilestoneFormatError", "Registry", "load_registry"]
+__all__ = ["FORMAT_VERSION", "Hint", "Milestone", "MilestoneFormatError", "Registry", "load_registry"]

@@ -8,7 +8,7 @@ message instead of being half-read.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -76,6 +76,30 @@ class Training(_Strict):
                                                               "(curves.png beside the checkpoint).")
 
 
+MISTAKE_ID = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+FAMILY = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class Hint(_Strict):
+    """One hint, and what it is aimed at: `challenge hint` offers first the hint whose tags match the
+    latest failed attempt's diagnosis. In the yaml, a hint without tags may stay a plain string."""
+
+    text: str = Field(min_length=1, description="What the learner reads.")
+    mistakes: list[Annotated[str, Field(pattern=MISTAKE_ID)]] = Field(
+        default_factory=list, description="Ids of the judge's diagnoses this hint addresses (e.g. no-scale).")
+    families: list[Annotated[str, Field(pattern=FAMILY)]] = Field(
+        default_factory=list, description="Hidden test functions (a results document's `family`) whose failure it "
+                                          "addresses, for failures without a diagnosis.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: object) -> object:
+        return {"text": value} if isinstance(value, str) else value
+
+    def __str__(self) -> str:
+        return self.text
+
+
 class Milestone(_Strict):
     format_version: int = Field(description="Schema version of this file.")
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Short name used on the command line.")
@@ -86,7 +110,8 @@ class Milestone(_Strict):
     target_group: str = Field(description="The group whose combined target this milestone counts toward.")
     prerequisites: list[str] = Field(default_factory=list, description="Ids of milestones to pass first.")
     learner_file: str = Field(pattern=r"^[a-z][a-z0-9_]*\.py$", description="File name of the learner's code.")
-    hints: list[str] = Field(default_factory=list, description="Hints, unlocked one by one.")
+    hints: list[Hint] = Field(default_factory=list, description="Hints, unlocked one at a time: a plain string, or "
+                              "{text, mistakes, families} to aim it at a diagnosis or a failing test.")
     self_questions: list[str] = Field(
         default_factory=list, description="Milestone-specific reflection question ids (from questions.yaml)."
     )

@@ -31,6 +31,7 @@ from challenge.bundle.errors import IsolationUnavailable, Problem
 from challenge.bundle.extract import Limits
 from challenge.bundle.integrity import OpenedBundle, open_bundle
 from challenge.errors import ChallengeError
+from challenge.failure_groups import group_failures
 from challenge.progress import MilestoneProgress, derive_progress
 from challenge.results_document import read_results
 from challenge.safe_json import read_json_file
@@ -241,10 +242,12 @@ def _record(check: MilestoneVerification, result, opened: OpenedBundle, verifica
     check.sandbox = dict(result.sandbox)
     check.outputs = [t.output for t in result.tests if t.output]
     if result.status == "error" and result.message:
-        check.notes.append(result.message.splitlines()[0])
-    failing = [t.name for t in result.tests if t.status != "pass"]
+        check.notes.append(_about_the_learner(result.message.splitlines()[0]))
+    failing = [t for t in result.tests if t.status != "pass"]
     if failing:
-        check.notes.append(f"{len(failing)} test(s) failed here, first: {failing[0]}")
+        first = group_failures(result.tests)[0]
+        what = (f"the judge diagnosed: {first.title}" if first.diagnosed else f"first: {failing[0].name}")
+        check.notes.append(f"{len(failing)} test(s) failed here; {what}")
     if result.forbidden_used:
         check.notes.append("used forbidden built-ins: " + ", ".join(result.forbidden_used))
     entry = opened.manifest.milestone(check.id)
@@ -255,6 +258,11 @@ def _record(check: MilestoneVerification, result, opened: OpenedBundle, verifica
     if result.sandbox and not result.sandbox.get("isolated"):
         verification.warnings.append(f"{check.id}: re-graded without full isolation ({result.sandbox.get('network')}, "
                                      f"{result.sandbox.get('filesystem')})")
+
+
+def _about_the_learner(text: str) -> str:
+    """The grader's message to the learner ("Your file could not be loaded") said about them, for the employer."""
+    return "The learner's " + text[len("Your "):] if text.startswith("Your ") else text
 
 
 def _measure_similarity(check: MilestoneVerification, learner: Path, milestone_folder: Path) -> None:

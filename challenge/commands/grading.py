@@ -7,32 +7,51 @@ from typing import Annotated, Optional
 
 import typer
 
-from challenge.commands.context import open_context
+from challenge.after_pass import AfterPass, PassState, choices, next_step, pass_state
+from challenge.bookkeeping import pause_clock, start_milestone
+from challenge.commands.clock import begin, option_value
+from challenge.commands.context import Context, open_context
 from challenge.commands.options import JsonOpt, MilestoneArg, WorkspaceOpt
 from challenge.grading import record_confidence, run_tests
-from challenge.run_requests import learner_file_of
 from challenge.output import out
+from challenge.prompts import choose, read_chance
 from challenge.render_results import render_run
+from challenge.run_requests import learner_file_of
 
 EXIT = {"pass": 0, "fail": 1, "error": 2}
 DEBOUNCE_S = 0.05  # a save is complete when the file has not changed for this long
+
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Also every test, and every failure in its own box.")]
+AfterPassOpt = Annotated[Optional[AfterPass], typer.Option(
+    "--after-pass", help="After a pass, when the clock runs on this milestone: pause it, start the next milestone "
+                         "(next), or keep it running. Asked on a terminal after the first pass; scripts pass this.",
+    case_sensitive=False, show_default=False)]
 
 
 def test(
     milestone: MilestoneArg,
     seed: Annotated[Optional[int], typer.Option(help="Re-run with the shapes and values of an earlier run.")] = None,
-    confidence: Annotated[Optional[float],
-                          typer.Option(help="Before it runs: how sure are you (0-1) that it passes?")] = None,
+    confidence: Annotated[Optional[str], typer.Option(help="Before it runs: how sure are you that it passes "
+                                                      "(70%, 70 or 0.7)?")] = None,
+    verbose: VerboseOpt = False,
+    after_pass: AfterPassOpt = None,
     as_json: JsonOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Run the hidden tests on your code, in a sandbox, and explain every failure.
+    """Run the hidden tests on your code, in a sandbox, and explain what is wrong.
+
+    Failures are grouped by what is wrong: one box per mistake the judge
+    diagnosed (with its evidence and the tests it explains), then one per failing
+    test family it could not diagnose. The last line names what to fix first.
+    After a pass it says what comes next, and asks where the clock goes.
 
     Exit status: 0 all passed, 1 tests failed, 2 your code could not be loaded (or misuse).
 
     Examples:
       challenge test attention
-      challenge test attention --confidence 0.8
+      challenge test attention --confidence 80%
+      challenge test attention --verbose
+      challenge test attention --after-pass next
       challenge test multihead --seed 1234 --json
     """
     from grader import api
@@ -42,29 +61,71 @@ def test(
         ctx = open_context(workspace)
         m = ctx.milestone(milestone)
         learner_file_of(ctx.workspace, m)
-        if confidence is not None:
-            record_confidence(workspace=ctx.workspace, milestone=m, confidence=confidence)
+        chance = option_value("--confidence", confidence, read_chance)
+        if chance is not None:
+            record_confidence(workspace=ctx.workspace, milestone=m, confidence=chance)
         if not as_json:
             out.text(f"Testing [bold]{m.id}[/bold] in a sandbox ...")
         outcome = run_tests(workspace=ctx.workspace, registry=ctx.registry, milestone=m, seed=seed, grader=warm)
     if as_json:
         out.json(outcome.result.to_dict())
     else:
-        render_run(out, outcome.result, milestone_id=m.id)
-        out.text(f"[dim]Results saved to {outcome.results_file}[/dim]")
+        render_run(out, outcome.result, milestone_id=m.id, verbose=verbose, results_file=outcome.results_file,
+                   next_command=f"challenge test {m.id}")
+    if outcome.result.status == "pass":
+        _after_pass(ctx, pass_state(workspace=ctx.workspace, registry=ctx.registry, milestone=m), after_pass,
+                    quiet=as_json)
     raise typer.Exit(EXIT.get(outcome.result.status, 2))
+
+
+def _after_pass(ctx: Context, state: PassState, chosen: AfterPass | None, *, quiet: bool = False,
+                watching: bool = False) -> AfterPass | None:
+    """Say what comes next, and pause or move the clock as the learner chooses; returns what was done."""
+    m = state.milestone
+    if not quiet:
+        out.text(f"[bold]{next_step(state)}[/bold]")
+    if not state.clock_here:
+        return None
+    if chosen is None and state.first_pass and out.interactive and not quiet:
+        options = choices(state)
+        if watching:
+            options = {key: text + (" and watch its file" if key == "next" else "") for key, text in options.items()}
+        out.text("The clock is still running on " + m.id + ": " + "; ".join(f"{k}: {v}" for k, v in options.items()))
+        chosen = AfterPass(choose("What now?", options, default=AfterPass.pause.value))
+    if chosen is None:
+        if not quiet and state.first_pass:
+            move = f" or `challenge start {state.next.id}`" if state.next else ""
+            out.text(f"[dim]The clock keeps running on {m.id}: `challenge pause`{move} "
+                     "(scripts: --after-pass pause|next|keep).[/dim]")
+        return None
+    if chosen is AfterPass.next and state.next is None:
+        chosen = AfterPass.pause  # nothing left to move to
+    if chosen is AfterPass.pause:
+        pause_clock(workspace=ctx.workspace, after_pass=True)
+        if not quiet:
+            out.success(f"Clock paused on {m.id}. `challenge resume` or `challenge start NEXT` when you go on.")
+    elif chosen is AfterPass.next:
+        if quiet:  # --json: nothing but the document on stdout
+            start_milestone(workspace=ctx.workspace, registry=ctx.registry, milestone=state.next, after_pass_of=m.id)
+        else:
+            begin(ctx, state.next, predict_hours=None, predict_pass=None, after_pass_of=m.id)
+    elif not quiet:
+        out.text(f"The clock keeps running on {m.id}.")
+    return chosen
 
 
 def watch(
     milestone: MilestoneArg,
     interval: Annotated[float, typer.Option(help="Seconds between checks of your file.")] = 0.05,
+    verbose: VerboseOpt = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Re-run the tests every time you save your file (Ctrl-C to stop).
 
     Saves are debounced; this polls modification times, which works on every
     filesystem (including WSL and network drives). The sandbox stays warm
-    between runs: each save costs a fork, not a new Python with torch.
+    between runs: each save costs a fork, not a new Python with torch. After a
+    pass it offers to move on to the next milestone and watch its file.
 
     Example:
       challenge watch attention
@@ -92,11 +153,26 @@ def watch(
                     record_edits(workspace=ctx.workspace, registry=ctx.registry)
                     out.console.rule(f"{m.id} · {time.strftime('%H:%M:%S')}")
                     outcome = run_tests(workspace=ctx.workspace, registry=ctx.registry, milestone=m, grader=warm)
-                    render_run(out, outcome.result, milestone_id=m.id)
+                    render_run(out, outcome.result, milestone_id=m.id, verbose=verbose,
+                               next_command="save your file to run the tests again")
+                    if outcome.result.status == "pass":
+                        state = pass_state(workspace=ctx.workspace, registry=ctx.registry, milestone=m)
+                        done = _after_pass(ctx, state, None, watching=True)
+                        if done is AfterPass.pause:
+                            break
+                        if done is AfterPass.next and state.next is not None:
+                            m = state.next
+                            path = learner_file_of(ctx.workspace, m)
+                            ctx.workspace.log.append("watch", milestone=m.id)
+                            out.text(f"Watching {path} (Ctrl-C to stop) ...")
+                            last_seen = None  # its first run right away, as when watch starts
+                            continue
                     last_seen = _stamp(path)
                 time.sleep(max(0.05, interval))
         except (KeyboardInterrupt, api.Interrupted):
             out.text("Stopped watching.")
+            return
+    out.text("Stopped watching.")
 
 
 def _stamp(path) -> tuple[float, int] | None:

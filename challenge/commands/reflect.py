@@ -15,28 +15,33 @@ from challenge.commands.options import MilestoneArg, WorkspaceOpt
 from challenge.errors import UsageError
 from challenge.output import out
 from challenge.output import untrusted as escape  # answers are free text typed by the learner
+from challenge.prompts import ask, ask_text, read_rating
 from challenge.reflection import (
-    Answer, answers_template, read_answers_file, record_reflection, reflection_questions,
+    Answer, answers_template, read_answers_file, read_draft, record_reflection, reflection_questions, save_draft,
 )
 
 
-def _ask(questions) -> dict[str, Answer]:
-    answers = {}
-    for number, (qid, question) in enumerate(questions, start=1):
-        out.text(f"\n[bold]{number}/{len(questions)}[/bold] {escape(question.text)}")
-        out.text(f"[dim]1 = {escape(question.low)} … 5 = {escape(question.high)}[/dim]")
-        rating = _ask_rating()
-        text = typer.prompt("Anything to add? (Enter to skip)", default="", show_default=False)
-        answers[qid] = Answer(rating, str(text).strip() or None)
-    return answers
-
-
-def _ask_rating() -> int:
-    while True:
-        given = str(typer.prompt("Rating (1-5)")).strip()
-        if given in {"1", "2", "3", "4", "5"}:
-            return int(given)
-        out.warn(f"'{given}' is not a whole number from 1 to 5.")
+def _ask(ctx, m, questions) -> dict[str, Answer]:
+    """Ask every question not answered yet; each answer is kept (a draft) as soon as it is given."""
+    answers = read_draft(ctx.workspace, m, questions)
+    if answers:
+        out.text(f"[dim]Going on from your earlier answers ({len(answers)} of {len(questions)} kept).[/dim]")
+    try:
+        for number, (qid, question) in enumerate(questions, start=1):
+            if qid in answers:
+                continue
+            out.text(f"\n[bold]{number}/{len(questions)}[/bold] {escape(question.text)}")
+            out.text(f"[dim]1 = {escape(question.low)} … 5 = {escape(question.high)}[/dim]")
+            rating = int(ask("Rating (1-5)", read_rating))
+            answers[qid] = Answer(rating, ask_text("Anything to add? (Enter to skip)"))
+            save_draft(ctx.workspace, m, answers)
+    except (typer.Abort, KeyboardInterrupt, EOFError):
+        if answers:
+            kept = "s so far are" if len(answers) != 1 else " so far is"
+            out.warn(f"Stopped. Your {len(answers)} answer{kept} kept: "
+                     f"`challenge reflect {m.id}` goes on from there.")
+        raise
+    return {qid: answers[qid] for qid, _ in questions}
 
 
 def reflect(
@@ -67,7 +72,7 @@ def reflect(
         given = read_answers_file(answers, questions)
     elif out.interactive:
         out.text(f"Reflect on [bold]{m.id}[/bold]: {len(questions)} questions, 1-5 each.")
-        given = _ask(questions)
+        given = _ask(ctx, m, questions)
     else:
         raise UsageError("Not a terminal, so there is no one to ask.",
                          f"Pass the answers: challenge reflect {m.id} --template > a.yaml, fill it in, "

@@ -19,9 +19,11 @@ from challenge.events import data_problem
 from challenge.progress import MilestoneProgress, derive_progress
 from challenge.report import verdict as rules
 from challenge.report.calibration import brier_score, confidence_bias, describe_confidence, describe_hours
+from challenge.failure_groups import failure_key, tests_from_document
 from challenge.report.model import (
-    Adjustment, AttemptSummary, Band, Calibration, FailedTest, GroupReport, HoursPrediction, LogHealth,
-    MilestoneReport, PassPrediction, Rating, Reflection, Report, TimeSummary, Verdict, WeakArea,
+    LEARNER, READER, Adjustment, AttemptSummary, Band, Calibration, Finding, GroupReport, HoursPrediction,
+    LogHealth, MilestoneReport, MistakeMade, PassPrediction, Rating, Reflection, Report, TimeSummary, Verdict,
+    WeakArea,
 )
 from challenge.results_document import read_results
 from challenge.timekeeping import DEFAULT_IDLE_THRESHOLD_S, MilestoneTime, TimeAccount, account
@@ -31,8 +33,11 @@ from milestones import Milestone, Registry
 ResultsDocs = Mapping[str, "dict[str, Any] | None"]  # results_file (relative) -> document, None if unreadable
 
 
-def build_report(*, workspace_root: Path, registry: Registry, now: float) -> Report:
-    """Read a workspace (or an extracted bundle) and build its report. Never raises on bad content."""
+def build_report(*, workspace_root: Path, registry: Registry, now: float, audience: str = LEARNER) -> Report:
+    """Read a workspace (or an extracted bundle) and build its report. Never raises on bad content.
+
+    ``audience``: LEARNER (the learner's own report, "you") or READER (an employer's view, the learner in the
+    third person)."""
     from challenge.similarity import reference_similarities
 
     root = Path(workspace_root)
@@ -42,6 +47,7 @@ def build_report(*, workspace_root: Path, registry: Registry, now: float) -> Rep
     return assemble_report(events=reading.events, problems=reading.problems, registry=registry,
                            results=read_results_documents(root, reading.events), now=now, handle=handle,
                            idle_threshold_s=idle_threshold_s, unusable_seqs=reading.unusable, losses=reading.losses,
+                           audience=audience,
                            similarity=reference_similarities(workspace_root=root, registry=registry,
                                                              milestone_ids=sorted(started)))
 
@@ -79,8 +85,10 @@ def read_results_documents(root: Path, events: Sequence[Event]) -> dict[str, dic
 def assemble_report(*, events: Sequence[Event], problems: Sequence[LogProblem], registry: Registry,
                     results: ResultsDocs, now: float, handle: str,
                     idle_threshold_s: float = DEFAULT_IDLE_THRESHOLD_S, unusable_seqs: Sequence[int] = (),
-                    losses: Sequence[str] = (), similarity: Mapping[str, Any] | None = None) -> Report:
+                    losses: Sequence[str] = (), similarity: Mapping[str, Any] | None = None,
+                    audience: str = LEARNER) -> Report:
     """The report as a pure function of its inputs."""
+    third = audience == READER
     known = {m.id: m for m in registry.milestones}
     events, unusable = _usable(events)
     unusable = sorted(set(unusable) | set(unusable_seqs))
@@ -88,24 +96,30 @@ def assemble_report(*, events: Sequence[Event], problems: Sequence[LogProblem], 
     times = account(events, now=now, idle_threshold_s=idle_threshold_s)
     started = [m for m in registry.milestones if _started(progress.get(m.id))]
     similar = similarity or {}
-    reports = [_milestone(m, progress[m.id], times, events, registry, results, similar.get(m.id)) for m in started]
+    reports = [_milestone(m, progress[m.id], times, events, registry, results, similar.get(m.id), third)
+               for m in started]
     groups = _groups(registry, reports)
     levels = {r.id: r.verdict.level for r in reports if not r.bonus}
     over = [g.title for g in groups if g.timing == rules.OVER and g.id != "bonus"]
-    level, reasons = rules.overall_verdict(levels, over)
-    unfinished = [r.id for r in reports if r.verdict.level == rules.UNFINISHED and not r.bonus]
+    level, reasons = rules.overall_verdict(levels, over, third_person=third)
+    labels = rules.READER_LABELS if third else rules.OVERALL_LABELS
+    label, so_far = labels[level], None
     core = registry.core()
-    passed = sum(1 for r in reports if r.status == "passed" and not r.bonus)
-    if level != rules.PENDING:
-        reasons.append(f"{passed} of {len(core)} core milestones passed" + (
-            f"; {', '.join(unfinished)} still in progress" if unfinished else ""))
+    passed = {r.id for r in reports if r.status == "passed" and not r.bonus}
+    if reports and len(passed) < len(core):  # no readiness verdict on part of the challenge
+        state = {r.id: r.status for r in reports}
+        still = [m.id + (f" ({state[m.id]})" if m.id in state else " (not started)")
+                 for m in core if m.id not in passed]
+        so_far = level if level in (rules.READY, rules.BORDERLINE, rules.SKILL_UP) else None
+        level, label, reasons = rules.in_progress(level, reasons, passed=len(passed), core=len(core), still=still)
+    elif level != rules.PENDING:
+        reasons.append(f"{len(passed)} of {len(core)} core milestones passed")
     bonus_passed = [r.id for r in reports if r.bonus and r.status == "passed"]
     if bonus_passed:  # shown as evidence, never weighed: ``levels`` above leaves bonus milestones out
         reasons.append(f"extra evidence: bonus {', '.join(bonus_passed)} passed")
     if not reports:
         reasons = ["no milestone started yet"]
     areas = _weak_areas(reports)
-    tests = _weak_tests(reports)
     log = LogHealth(events=len(events), torn_lines=[p.line for p in problems if p.kind == "torn"],
                     chain_problems=[f"line {p.line}: {p.detail}" for p in problems if p.kind == "chain"],
                     unknown_milestones=sorted({e.milestone for e in events
@@ -117,9 +131,9 @@ def assemble_report(*, events: Sequence[Event], problems: Sequence[LogProblem], 
         handle=handle, generated_at=now, idle_threshold_s=idle_threshold_s, log=log, milestones=reports,
         not_started=[m.id for m in registry.milestones if m not in started and not m.bonus],  # bonus: optional
         groups=groups,
-        calibration=_calibration(reports), weakest_areas=areas, weakest_tests=tests,
-        verdict=Verdict(level, rules.OVERALL_LABELS[level], reasons), rules=rules.rules_text(),
-        rule_numbers=rules.rules_numbers())
+        calibration=_calibration(reports, third_person=third), weakest_areas=areas,
+        mistakes_made=_mistakes_made(reports), verdict=Verdict(level, label, reasons, so_far=so_far),
+        rules=rules.rules_text(), rule_numbers=rules.rules_numbers(), audience=audience)
 
 
 def _usable(events: Sequence[Event]) -> tuple[list[Event], list[int]]:
@@ -144,7 +158,8 @@ def _started(item: MilestoneProgress | None) -> bool:
 # -- one milestone -----------------------------------------------------------
 
 def _milestone(m: Milestone, item: MilestoneProgress, times: TimeAccount, events: Sequence[Event],
-               registry: Registry, results: ResultsDocs, similarity: Any = None) -> MilestoneReport:
+               registry: Registry, results: ResultsDocs, similarity: Any = None, third_person: bool = False
+               ) -> MilestoneReport:
     mine = [e for e in events if e.milestone == m.id]
     time = _time(times.per_milestone.get(m.id, MilestoneTime()), mine)
     band = Band(m.target_hours.low, m.target_hours.high)
@@ -154,7 +169,8 @@ def _milestone(m: Milestone, item: MilestoneProgress, times: TimeAccount, events
     reflection = _reflection(m, item, mine, registry)
     timing = rules.timing_class(time.total_h, m.target_hours)
     level, reasons = rules.milestone_verdict(rules.MilestoneFacts(
-        passed=item.passed, feel_score=reflection.feel_score, timing=timing, peeks_before_pass=peeks_before))
+        passed=item.passed, feel_score=reflection.feel_score, timing=timing, peeks_before_pass=peeks_before),
+        third_person=third_person)
     forbidden = sorted({name for a in attempts for name in a.forbidden_used})
     return MilestoneReport(
         id=m.id, title=m.title, group=m.target_group, bonus=m.bonus,
@@ -163,7 +179,7 @@ def _milestone(m: Milestone, item: MilestoneProgress, times: TimeAccount, events
         hints_used=item.hints_used, hints_total=len(m.hints), peeks=item.peeks, peeks_before_pass=peeks_before,
         builtins_used=sorted({name for a in attempts for name in a.builtins_used}), forbidden_used=forbidden,
         predicted_hours=item.predicted_hours, predicted_pass=item.predicted_pass, reflection=reflection,
-        failed_tests=_failed_tests(m.id, attempts), verdict=Verdict(level, level, reasons), similarity=similarity)
+        mistakes=_mistakes(m.id, attempts), verdict=Verdict(level, level, reasons), similarity=similarity)
 
 
 def _time(t: MilestoneTime, mine: Sequence[Event]) -> TimeSummary:
@@ -177,34 +193,51 @@ def _attempts(item: MilestoneProgress, mine: Sequence[Event], results: ResultsDo
     test_events = [e for e in mine if e.type == "test"]
     found = []
     for number, (attempt, event) in enumerate(zip(item.attempts, test_events), start=1):
-        failed, note = _failed_in(attempt.status, attempt.results_file, results)
+        failed, mistakes, note = _failed_in(attempt.status, attempt.results_file, results)
         forbidden = event.data.get("forbidden_used") or []
         found.append(AttemptSummary(
             number=number, ts=attempt.ts, status=attempt.status, passed=attempt.passed, total=attempt.total,
             confidence=attempt.confidence, builtins_used=sorted(map(str, attempt.builtins_used)),
             forbidden_used=sorted(map(str, forbidden)) if isinstance(forbidden, list) else [],
-            failed_tests=failed, results_note=note))
+            failed_tests=failed, results_note=note, mistakes=mistakes))
     return found
 
 
-def _failed_in(status: str, results_file: str | None, results: ResultsDocs) -> tuple[list[str], str | None]:
+NOT_LOADED = "could not load the code"
+
+
+def _failed_in(status: str, results_file: str | None, results: ResultsDocs
+               ) -> tuple[list[str], list[Finding], str | None]:
+    """(failed test names, what they show as (key, label, diagnosed), why either may be incomplete)."""
     if status == "pass":
-        return [], None
+        return [], [], None
     if not results_file:
-        return [], "no results file in the log"
+        return [], [], "no results file in the log"
     document = results.get(results_file)
     if document is None:
-        return [], f"results file {results_file} is missing or unreadable"
-    tests = document.get("tests") if isinstance(document.get("tests"), list) else []
-    failed = [str(t.get("name", "?")) for t in tests if isinstance(t, dict) and t.get("status") != "pass"]
+        return [], [], f"results file {results_file} is missing or unreadable"
+    tests = tests_from_document(document)
+    failing = [t for t in tests if t.status != "pass"]
     if not tests:
-        failed = ["could not load the code"]
-    return failed, None
+        return [NOT_LOADED], [Finding(NOT_LOADED, NOT_LOADED, True)], None  # the cause is known: it did not load
+    shown = {}
+    for test in failing:
+        key, label = failure_key(test)
+        diagnosed = test.diagnosis is not None and bool(test.diagnosis.mistake or test.diagnosis.summary)
+        shown.setdefault(key, Finding(key, label, diagnosed))
+    return [t.name or "?" for t in failing], list(shown.values()), None
 
 
-def _failed_tests(milestone: str, attempts: Sequence[AttemptSummary]) -> list[FailedTest]:
-    counts = Counter(name for a in attempts for name in dict.fromkeys(a.failed_tests))
-    return [FailedTest(milestone, name, n) for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+def _mistakes(milestone: str, attempts: Sequence[AttemptSummary]) -> list[MistakeMade]:
+    """Each mistake (or undiagnosed failing family) once per attempt that showed it, the most frequent first."""
+    counts: Counter = Counter()
+    seen: dict[str, tuple[str, bool]] = {}
+    for attempt in attempts:
+        for finding in attempt.mistakes:
+            counts[finding.key] += 1
+            seen.setdefault(finding.key, (finding.label, finding.diagnosed))
+    return [MistakeMade(milestone, key, seen[key][0], seen[key][1], n)
+            for key, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
 def _reflection(m: Milestone, item: MilestoneProgress, mine: Sequence[Event], registry: Registry) -> Reflection:
@@ -247,7 +280,7 @@ def _groups(registry: Registry, reports: Sequence[MilestoneReport]) -> list[Grou
     return found
 
 
-def _calibration(reports: Sequence[MilestoneReport]) -> Calibration:
+def _calibration(reports: Sequence[MilestoneReport], *, third_person: bool = False) -> Calibration:
     predictions: list[PassPrediction] = []
     hours: list[HoursPrediction] = []
     for r in reports:
@@ -265,7 +298,8 @@ def _calibration(reports: Sequence[MilestoneReport]) -> Calibration:
     finished = [(h.milestone, h.predicted, h.actual) for h in hours if h.final]
     return Calibration(pass_predictions=predictions, brier=brier_score(pairs),
                        mean_predicted=bias[0] if bias else None, pass_rate=bias[1] if bias else None,
-                       confidence_words=describe_confidence(pairs), hours=hours, hours_words=describe_hours(finished))
+                       confidence_words=describe_confidence(pairs, third_person=third_person), hours=hours,
+                       hours_words=describe_hours(finished, third_person=third_person))
 
 
 def _weak_areas(reports: Sequence[MilestoneReport]) -> list[WeakArea]:
@@ -284,9 +318,9 @@ def _weak_areas(reports: Sequence[MilestoneReport]) -> list[WeakArea]:
     return weak[: rules.RULES.max_weak_areas]
 
 
-def _weak_tests(reports: Sequence[MilestoneReport]) -> list[FailedTest]:
-    every = [t for r in reports for t in r.failed_tests]
-    every.sort(key=lambda t: (-t.attempts, t.milestone, t.name))
+def _mistakes_made(reports: Sequence[MilestoneReport]) -> list[MistakeMade]:
+    every = [t for r in reports for t in r.mistakes]
+    every.sort(key=lambda t: (-t.attempts, not t.diagnosed, t.milestone, t.label))
     return every[: rules.RULES.max_weak_areas]
 
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 SCHEMA = "challenge-report"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: mistakes made (by diagnosis) instead of failed tests; the "in progress" verdict; audience
+
+LEARNER = "learner"  # the report as the learner reads it ("you")
+READER = "reader"  # as an employer reads it (`show`): the learner in the third person
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,15 @@ class TimeSummary:
 
 
 @dataclass(frozen=True)
+class Finding:
+    """What an attempt's failures show: a diagnosed mistake, or (without a diagnosis) a failing test family."""
+
+    key: str  # the diagnosis' mistake id, or the test family
+    label: str  # the diagnosis in one line, or the family's readable name
+    diagnosed: bool
+
+
+@dataclass(frozen=True)
 class AttemptSummary:
     number: int  # 1-based
     ts: float
@@ -53,13 +65,18 @@ class AttemptSummary:
     forbidden_used: list[str]
     failed_tests: list[str]  # from the results document
     results_note: str | None  # why failed_tests may be incomplete (results file missing, ...)
+    mistakes: list["Finding"] = field(default_factory=list)  # what the failures show: diagnoses, else families
 
 
 @dataclass(frozen=True)
-class FailedTest:
+class MistakeMade:
+    """A mistake the judge diagnosed (or, without a diagnosis, a test family that failed) and how often."""
+
     milestone: str
-    name: str
-    attempts: int  # in how many attempts it failed
+    key: str  # the diagnosis' mistake id, or the test family
+    label: str  # the diagnosis in one line, or the family's readable name
+    diagnosed: bool
+    attempts: int  # in how many attempts it showed
 
 
 @dataclass(frozen=True)
@@ -87,6 +104,7 @@ class Verdict:
     level: str  # see challenge.report.verdict
     label: str
     reasons: list[str]
+    so_far: str | None = None  # while in progress: the level the milestones judged so far would give
 
 
 @dataclass(frozen=True)
@@ -119,7 +137,7 @@ class MilestoneReport:
     predicted_hours: float | None
     predicted_pass: float | None
     reflection: Reflection
-    failed_tests: list[FailedTest]
+    mistakes: list[MistakeMade]
     verdict: Verdict
     similarity: Similarity | None = None  # of the learner's file to the reference (None: not measured)
 
@@ -198,9 +216,10 @@ class Report:
     groups: list[GroupReport]
     calibration: Calibration
     weakest_areas: list[WeakArea]
-    weakest_tests: list[FailedTest]
+    mistakes_made: list[MistakeMade]  # across milestones, the most frequent first
     verdict: Verdict
     rules: list[str]  # the verdict rules in words
     rule_numbers: dict[str, float]
+    audience: str = LEARNER  # LEARNER or READER: who the words address
     schema: str = SCHEMA
     version: int = SCHEMA_VERSION

@@ -9,7 +9,7 @@ import html
 from collections.abc import Sequence
 
 from challenge.report import tables
-from challenge.report.model import Report
+from challenge.report.model import READER, Report
 from challenge.report.plots import Plot
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -40,7 +40,8 @@ def render_html(report: Report, *, plots: Sequence[Plot] = ()) -> str:
     parts += _verdict(report)
     parts.append("<h2>Milestones</h2>")
     if not report.milestones:
-        parts.append("<p>No milestone started yet: <code>challenge start attention</code>.</p>")
+        parts.append("<p>No milestone started yet.</p>" if report.audience == READER else
+                     "<p>No milestone started yet: <code>challenge start attention</code>.</p>")
     else:
         parts.append(_table(tables.milestones_table(report)))
         if report.not_started:
@@ -68,12 +69,11 @@ def _verdict(report: Report) -> list[str]:
     parts = ["<h2>Verdict</h2>", f'<p class="verdict {css}">{e(report.verdict.label)}</p>',
              _list(report.verdict.reasons)]
     if report.weakest_areas:
-        parts += ["<p>Weakest areas from your ratings (mean comfort out of 5):</p>",
+        parts += [f"<p>Weakest areas from {tables.ratings_owner(report)} ratings (mean comfort out of 5):</p>",
                   _list([f"{a.area}: {a.mean_comfort:.1f} ({', '.join(a.milestones)})" for a in report.weakest_areas])]
-    if report.weakest_tests:
-        parts += ["<p>Tests failed in the most attempts:</p>",
-                  _list([f"{t.milestone}: {t.name} ({t.attempts} attempt{'s' if t.attempts != 1 else ''})"
-                         for t in report.weakest_tests])]
+    if report.mistakes_made:
+        parts += ["<p>Mistakes made (each counted once per attempt that showed it):</p>",
+                  _list(tables.mistake_lines(report))]
     return parts
 
 
@@ -115,7 +115,8 @@ def _details(report: Report) -> list[str]:
                  f"Stated chance the first test passes: {tables.chance(m.predicted_pass)}.",
                  f"Help: {tables.help_cell(m)}" + (f" ({m.peeks_before_pass} before passing)." if m.peeks else "."),
                  f"Built-ins used: {tables.builtins_cell(m)}.",
-                 f"Similarity to the reference: {tables.similarity_cell(m)}.", tables.reflection_line(m)]
+                 f"Similarity to the reference: {tables.similarity_cell(m)}.",
+                 tables.reflection_line(m, third_person=report.audience == READER)]
         parts += [f"<h3>{e(m.id)}: {e(m.title)}</h3>",
                   _p(f"Status: {m.status}. Time {tables.time_cell(m)} against {tables.band(m.target)}: {m.timing}. "
                      f"Verdict: {m.verdict.level} ({'; '.join(m.verdict.reasons)})."),

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from challenge.output import plain
 from challenge.report import tables
-from challenge.report.model import Report
+from challenge.report.model import READER, Report
 
 
 def render_markdown(report: Report, *, images: Sequence[tuple[str, str]] = ()) -> str:
@@ -17,7 +17,8 @@ def render_markdown(report: Report, *, images: Sequence[tuple[str, str]] = ()) -
              f"(schema {report.schema} v{report.version}).", ""]
     lines += _verdict(report)
     if not report.milestones:
-        lines += ["## Milestones", "", "No milestone started yet: `challenge start attention`.", ""]
+        lines += ["## Milestones", "", "No milestone started yet" + (
+            "." if report.audience == READER else ": `challenge start attention`."), ""]
     else:
         lines += ["## Milestones", "", *_table(tables.milestones_table(report)), ""]
         if report.not_started:
@@ -42,12 +43,11 @@ def _verdict(report: Report) -> list[str]:
     lines = ["## Verdict", "", f"**{report.verdict.label}.**", ""]
     lines += [f"- {_inline(reason)}" for reason in report.verdict.reasons]
     if report.weakest_areas:
-        lines += ["", "Weakest areas from your ratings (mean comfort out of 5):",
+        lines += ["", f"Weakest areas from {tables.ratings_owner(report)} ratings (mean comfort out of 5):",
                   *[f"- {a.area}: {a.mean_comfort:.1f} ({', '.join(a.milestones)})" for a in report.weakest_areas]]
-    if report.weakest_tests:
-        lines += ["", "Tests failed in the most attempts:",
-                  *[f"- {t.milestone}: {_inline(t.name)} ({t.attempts} attempt{'s' if t.attempts != 1 else ''})"
-                    for t in report.weakest_tests]]
+    if report.mistakes_made:
+        lines += ["", "Mistakes made (each counted once per attempt that showed it):",
+                  *[f"- {_inline(line)}" for line in tables.mistake_lines(report)]]
     return lines + [""]
 
 
@@ -95,7 +95,7 @@ def _details(report: Report) -> list[str]:
                   + (f" ({m.peeks_before_pass} before passing)." if m.peeks else "."),
                   f"- Built-ins used: {_inline(tables.builtins_cell(m))}.",
                   f"- Similarity to the reference: {tables.similarity_cell(m)}.",
-                  f"- {tables.reflection_line(m)}", ""]
+                  f"- {tables.reflection_line(m, third_person=report.audience == READER)}", ""]
         if m.attempts:
             lines += [*_table(tables.attempts_table(m)), ""]
         else:

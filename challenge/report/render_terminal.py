@@ -11,10 +11,10 @@ from rich.text import Text
 
 from challenge.output import plain, untrusted as escape  # everything shown here may come from a stranger's bundle
 from challenge.report import tables
-from challenge.report.model import Report
-from challenge.report.verdict import BORDERLINE, FASTER, OVER, READY, ROUGHLY, RULES, SKILL_UP, WITHIN
+from challenge.report.model import READER, Report
+from challenge.report.verdict import BORDERLINE, FASTER, IN_PROGRESS, OVER, READY, ROUGHLY, RULES, SKILL_UP, WITHIN
 
-STYLE = {READY: "green", BORDERLINE: "yellow", SKILL_UP: "red"}
+STYLE = {READY: "green", BORDERLINE: "yellow", SKILL_UP: "red", IN_PROGRESS: "cyan"}
 STATUS = {"passed": "green", "in progress": "yellow"}
 TIMING_STYLE = {FASTER: "green", WITHIN: "green", ROUGHLY: "yellow", OVER: "red"}
 MAX_MARKS = 8
@@ -25,7 +25,8 @@ def render_terminal(report: Report) -> RenderableType:
         Text.from_markup(f"[bold]Self-calibration report[/bold] · {escape(report.handle)} · "
                          f"{tables.when(report.generated_at)}")]
     if not report.milestones:
-        parts.append(Text("No milestone started yet: challenge start attention"))
+        parts.append(Text("No milestone started yet" + ("." if report.audience == READER
+                                                         else ": challenge start attention")))
     else:
         parts.append(_milestones(report))
         for g in report.groups:
@@ -42,9 +43,9 @@ def render_terminal(report: Report) -> RenderableType:
     if report.weakest_areas:
         parts.append(Text("Weakest areas: "
                           + ", ".join(f"{a.area} ({a.mean_comfort:.1f})" for a in report.weakest_areas)))
-    if report.weakest_tests:
-        parts.append(Text("Failed most: " + ", ".join(f"{t.milestone}: {plain(t.name, limit=120)} ({t.attempts}x)"
-                                                       for t in report.weakest_tests)))
+    if report.mistakes_made:
+        made = "; ".join(plain(line, limit=160) for line in tables.mistake_lines(report))
+        parts.append(Text(f"Mistakes made: {made}"))
     for line in tables.similarity_lines(report):
         parts.append(Text.from_markup(f"[bold red]Like the reference:[/bold red] {escape(line)}"))
     parts.append(Text.from_markup(
@@ -52,6 +53,7 @@ def render_terminal(report: Report) -> RenderableType:
         f"{RULES.comfortable_at:g}, hard < {RULES.hard_below:g}, else mixed. On time = up to "
         f"{RULES.roughly_on_time_factor:g}x the target's high end. Hard: skill up first. Comfortable + on time + "
         "no peek before passing: ready, else borderline. Mixed + on time + no peek: borderline, else skill up. "
+        "Overall: in progress until every core milestone has passed. "
         "Full rules, details and plots: challenge report --format md|html --output FILE[/dim]"))
     for line in tables.log_lines(report)[1:]:
         parts.append(Text.from_markup(f"[yellow]Log:[/yellow] {escape(line)}"))

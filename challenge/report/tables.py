@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 
 from challenge.durations import format_duration
-from challenge.report.model import Band, MilestoneReport, Report
+from challenge.report.model import READER, Band, MilestoneReport, Report
 from challenge.similarity import describe as describe_similarity
 
 MISSING = "–"
@@ -162,10 +162,10 @@ def time_details(m: MilestoneReport) -> list[str]:
     return lines
 
 
-def reflection_line(m: MilestoneReport) -> str:
+def reflection_line(m: MilestoneReport, *, third_person: bool = False) -> str:
     r = m.reflection
     if r.status == "missing":
-        return f"No reflection yet: `challenge reflect {m.id}`."
+        return "No reflection yet." if third_person else f"No reflection yet: `challenge reflect {m.id}`."
     text = f"Reflected on {when(r.answered_at)}"
     if r.status == "partial":
         text += " (some questions unanswered)"
@@ -190,3 +190,15 @@ def log_lines(report: Report) -> list[str]:
         lines.append("Events for milestones this harness does not know were left out: "
                      + ", ".join(log.unknown_milestones) + ".")
     return lines
+
+
+def mistake_lines(report: Report) -> list[str]:
+    """'attention: no 1/sqrt(d_k) scaling of the scores (2 attempts)', the most frequent first; without a
+    diagnosis, the test family that failed."""
+    return [f"{t.milestone}: " + (t.label if t.diagnosed else f"failed \"{t.label}\", no diagnosis")
+            + f" ({t.attempts} attempt{'s' if t.attempts != 1 else ''})" for t in report.mistakes_made]
+
+
+def ratings_owner(report: Report) -> str:
+    """Whose ratings the weakest areas come from, in the report's voice."""
+    return "the learner's" if report.audience == READER else "your"

@@ -18,11 +18,19 @@ BORDERLINE = "borderline"
 SKILL_UP = "skill up first"
 PENDING = "no verdict yet"  # passed, but the reflection (the feel) is missing
 UNFINISHED = "unfinished"
+IN_PROGRESS = "in progress"  # overall only: not every core milestone has passed, so no readiness verdict yet
 
 OVERALL_LABELS = {
     READY: "Consider applying",
     BORDERLINE: "Borderline",
     SKILL_UP: "Skill up first",
+    PENDING: "Not enough evidence yet",
+}
+# The same verdicts as the learner's employer reads them (`challenge show`): about the learner, not to them.
+READER_LABELS = {
+    READY: "Ready to apply",
+    BORDERLINE: "Borderline",
+    SKILL_UP: "Should skill up first",
     PENDING: "Not enough evidence yet",
 }
 
@@ -80,13 +88,15 @@ class MilestoneFacts:
     peeks_before_pass: int
 
 
-def milestone_verdict(facts: MilestoneFacts, rules: Rules = RULES) -> tuple[str, list[str]]:
+def milestone_verdict(facts: MilestoneFacts, rules: Rules = RULES, *, third_person: bool = False
+                      ) -> tuple[str, list[str]]:
     """(level, reasons) for one milestone, by the first rule that applies."""
     if not facts.passed:
         return UNFINISHED, ["not passed yet"]
     feel = feel_class(facts.feel_score, rules)
     if feel is None:
-        return PENDING, ["passed, but no feel ratings yet (reflect on it): feel weighs more than time"]
+        return PENDING, ["passed, but no feel ratings yet" + ("" if third_person else " (reflect on it)")
+                         + ": feel weighs more than time"]
     reasons = [f"felt {feel} (mean comfort {facts.feel_score:.1f}/5)", f"time {facts.timing}"]
     on_time = facts.timing in ON_TIME
     helped = facts.peeks_before_pass > 0
@@ -99,13 +109,15 @@ def milestone_verdict(facts: MilestoneFacts, rules: Rules = RULES) -> tuple[str,
     return (BORDERLINE if on_time and not helped else SKILL_UP), reasons
 
 
-def overall_verdict(levels: dict[str, str], groups_over: list[str]) -> tuple[str, list[str]]:
+def overall_verdict(levels: dict[str, str], groups_over: list[str], *, third_person: bool = False
+                    ) -> tuple[str, list[str]]:
     """(level, reasons) over the milestones' levels and the target groups' timings."""
     judged = {mid: level for mid, level in levels.items() if level in (READY, BORDERLINE, SKILL_UP)}
     pending = [mid for mid, level in levels.items() if level == PENDING]
     reasons: list[str] = []
     if pending:
-        reasons.append("no feel ratings yet for " + ", ".join(pending) + " (run `challenge reflect`)")
+        reasons.append("no feel ratings yet for " + ", ".join(pending)
+                       + (" (not reflected on)" if third_person else " (run `challenge reflect`)"))
     if not judged:
         return PENDING, reasons or ["no milestone passed yet"]
     hard = [mid for mid, level in judged.items() if level == SKILL_UP]
@@ -119,6 +131,23 @@ def overall_verdict(levels: dict[str, str], groups_over: list[str]) -> tuple[str
             reasons.insert(0, f"over the target for {', '.join(groups_over)}")
         return BORDERLINE, reasons
     return READY, [f"comfortable and roughly on time on {', '.join(judged)}", *reasons]
+
+
+def in_progress(level: str, reasons: list[str], *, passed: int, core: int, still: list[str]
+                ) -> tuple[str, str, list[str]]:
+    """(IN_PROGRESS, label, reasons) while core milestones are left: what is judged so far, and what is left.
+
+    ``level`` and ``reasons``: the overall verdict over the milestones passed so far; ``still``: the core milestones
+    not passed yet (with their state, e.g. "block (in progress)").
+    """
+    label = f"In progress: {passed} of {core} core milestones passed"
+    found = []
+    if level in (READY, BORDERLINE, SKILL_UP):
+        found.append(f"so far, on the milestones passed: {level}")
+    found += reasons
+    if still:
+        found.append("still to pass: " + ", ".join(still))
+    return IN_PROGRESS, label, found
 
 
 def rules_text(rules: Rules = RULES) -> list[str]:
@@ -135,13 +164,15 @@ def rules_text(rules: Rules = RULES) -> list[str]:
         "Felt hard: skill up first, however fast. "
         "Comfortable: ready if roughly on time and the reference was not looked at before passing, else borderline. "
         "Mixed: borderline if roughly on time and no look at the reference, else skill up first.",
-        "Overall: any milestone 'skill up first' makes it skill up first. All judged milestones ready and no "
-        "target group over target: consider applying. Otherwise borderline. Milestones not finished are listed, "
-        "not guessed.",
+        "Overall: until every core milestone has passed, the verdict is 'in progress' (how many have passed, and "
+        "what the passed ones show so far); there is no readiness verdict on part of the challenge. Then: any "
+        "milestone 'skill up first' makes it skill up first. All judged milestones ready and no target group over "
+        "target: consider applying. Otherwise borderline.",
         "Bonus milestones are extra evidence, never required: each gets its own verdict, and those passed are "
         "named beside the overall verdict, but they never change it.",
         f"Weakest areas: areas whose mean comfort is below {rules.weak_area_below:g} (lowest first, at most "
-        f"{rules.max_weak_areas}), and the tests failed in the most attempts.",
+        f"{rules.max_weak_areas}), and the mistakes made: each diagnosed mistake (or, without a diagnosis, each "
+        "failing test family) counted once per attempt that showed it, most frequent first.",
         "Calibration: the Brier score is the mean of (stated chance - outcome)^2 over pass predictions (0 is "
         "perfect; always saying 50% scores 0.25). Over- or under-confident when the mean stated chance differs "
         f"from the pass rate by more than {rules.calibration_tolerance:.0%}; hour estimates are about right when "

@@ -78,7 +78,7 @@ def test_peek_needs_a_failed_attempt_or_force(tmp_path, capsys):
     invoke("start", "attention", cwd=tmp_path)
     assert invoke("peek", "attention", cwd=tmp_path) == 1
     assert "Try first" in capsys.readouterr().err
-    assert invoke("peek", "attention", "--force", cwd=tmp_path) == 0
+    assert invoke("peek", "attention", "--force", "--yes", cwd=tmp_path) == 0
     events = read_log(tmp_path / "submissions" / "ada" / "events.jsonl").events
     assert [e.data for e in events if e.type == "peek"] == [{"forced": True}]
 

@@ -42,6 +42,14 @@ def test_show_renders_the_report_and_runs_nothing(tmp_path, registry, capsys):
     assert _invoke("show", str(bundle)) == 0
     captured = capsys.readouterr()
     assert "ada" in captured.out and "attention" in captured.out and "integrity checks passed" in captured.err
+    # the employer's view speaks about the learner, not to them, and names partial progress as such
+    text = " ".join(captured.out.split())
+    assert "The learner was overconfident: the learner gave 60%" in text
+    assert "You were" not in text and "you gave" not in text and "challenge reflect" not in text
+    assert "Verdict: In progress: 1 of 6 core milestones passed" in text and "Consider applying" not in text
+    assert _invoke("show", str(bundle), "--format", "md") == 0
+    markdown = capsys.readouterr().out
+    assert "The learner was overconfident" in markdown and "You were" not in markdown
     assert _invoke("show", str(bundle), "--format", "json") == 0
     assert json.loads(capsys.readouterr().out)["handle"] == "ada"
     assert not marker.exists()

@@ -3,9 +3,9 @@ with an injected clock. The numbers in test_build.py are computed by hand from
 the timeline below (minutes after T0; idle threshold 30 min).
 
   0   start attention (predict 2 h, 50% first pass)
-  25  test attention, confidence 0.8: fail 10/12 (causal mask, fully masked rows)
+  25  test attention, confidence 0.8: fail 10/12 (causal mask: no diagnosis; fully masked rows: diagnosed)
   35  hint attention
-  60  test attention, confidence 0.7: fail 11/12 (fully masked rows)
+  60  test attention, confidence 0.7: fail 11/12 (fully masked rows: diagnosed)
       (a torn line: the process died mid-write)
   100 test attention: pass 12/12       (60-100 is a 40-minute gap: idle)
   105 reflect attention (comfortable)
@@ -45,12 +45,21 @@ def _answers(ratings: dict[str, int], notes: dict[str, str] | None = None) -> di
     return {"answers": {qid: {"rating": r, "text": notes.get(qid)} for qid, r in ratings.items()}}
 
 
+NAN_ROWS = {"mistake": "nan-on-masked-rows", "summary": "NaN for a query whose keys are all masked",
+            "evidence": "the rows with every key masked are NaN; every other row matches"}
+FAMILIES = {"matches pytorch without mask [float32]": "test_matches_pytorch_without_mask",
+            "causal mask [float32]": "test_causal_mask",
+            "fully masked rows give zeros not nan": "test_fully_masked_rows_give_zeros_not_nan"}
+
+
 def _results(ws, folder: str, name: str, milestone: str, status: str, tests: list[tuple[str, str]]) -> str:
     path = ws.results_dir(folder) / name
     write_json_atomic(path, {"schema": "challenge-results", "version": 1, "milestone": milestone, "status": status,
                              "message": "" if tests else "SyntaxError: invalid syntax (attention.py, line 3)",
                              "tests": [{"name": n, "status": s, "message": "", "hint": "", "output": "",
-                                        "duration_s": 0.01} for n, s in tests]})
+                                        "duration_s": 0.01, "family": FAMILIES.get(n, ""),
+                                        "diagnosis": NAN_ROWS if s != "pass" and n.startswith("fully") else None}
+                                       for n, s in tests]})
     return str(path.relative_to(ws.root))
 
 

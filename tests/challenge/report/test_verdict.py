@@ -3,8 +3,8 @@
 import pytest
 
 from challenge.report.verdict import (
-    BORDERLINE, FASTER, OVER, PENDING, READY, ROUGHLY, RULES, SKILL_UP, UNFINISHED, WITHIN, MilestoneFacts,
-    comfort, milestone_verdict, overall_verdict, rules_text, timing_class,
+    BORDERLINE, FASTER, IN_PROGRESS, OVER, PENDING, READY, ROUGHLY, RULES, SKILL_UP, UNFINISHED, WITHIN,
+    MilestoneFacts, comfort, in_progress, milestone_verdict, overall_verdict, rules_text, timing_class,
 )
 from milestones.schema import HourBand, Question
 
@@ -55,6 +55,23 @@ def test_overall_verdict():
     assert overall_verdict({"a": UNFINISHED}, [])[0] == PENDING
     level, reasons = overall_verdict({"a": READY, "b": PENDING}, [])
     assert level == READY and any("challenge reflect" in r for r in reasons)
+
+
+def test_in_progress_names_the_progress_and_what_is_judged_so_far():
+    level, label, reasons = in_progress(BORDERLINE, ["borderline on b"], passed=3, core=6,
+                                        still=["c (in progress)", "d (not started)"])
+    assert level == IN_PROGRESS and label == "In progress: 3 of 6 core milestones passed"
+    assert reasons == ["so far, on the milestones passed: borderline", "borderline on b",
+                       "still to pass: c (in progress), d (not started)"]
+    # nothing judged yet (passed but not reflected): no "so far" line, only what is missing
+    assert in_progress(PENDING, ["no feel ratings yet for a"], passed=1, core=6, still=[])[2] == [
+        "no feel ratings yet for a"]
+
+
+def test_the_third_person_speaks_about_the_learner():
+    assert "reflect on it" not in " ".join(milestone_verdict(facts(None), third_person=True)[1])
+    reasons = overall_verdict({"a": READY, "b": PENDING}, [], third_person=True)[1]
+    assert not any("challenge reflect" in r for r in reasons) and any("not reflected" in r for r in reasons)
 
 
 def test_the_rules_text_carries_the_numbers():
