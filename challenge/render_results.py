@@ -8,6 +8,7 @@ from functools import partial
 from rich.panel import Panel
 
 from challenge.output import Output, untrusted
+from challenge.report.curves import parse_curve, sparkline, terminal_lines
 
 # Names, messages and the learner's captured output may hold anything their code printed.
 escape = partial(untrusted, multiline=True)
@@ -36,7 +37,9 @@ def render_run(out: Output, result, *, milestone_id: str) -> None:
             body += f"\n[dim]your output:[/dim]\n[dim]{escape(test.output)}[/dim]"
         out.renderable(Panel(body, border_style="red" if test.status == "fail" else "magenta", expand=False))
     for key, value in result.metrics.items():
-        out.text(f"  [bold]{escape(key)}[/bold]: {escape(str(value))}")
+        curve = parse_curve(key, value)  # a judged curve (accuracy per position): drawn as bars
+        for line in terminal_lines(curve) if curve else [f"[bold]{escape(key)}[/bold]: {escape(str(value))}"]:
+            out.text(f"  {line}")
     for example in result.examples[:5]:
         out.text("  [dim]" + escape(" | ".join(f"{k}: {v}" for k, v in example.items())) + "[/dim]")
     failed = len(result.tests) - result.passed
@@ -64,4 +67,5 @@ def render_summary(out: Output, result, *, label: str) -> None:
         if failure.hint:
             out.text(f"      [bold]hint:[/bold] {escape(failure.hint)}")
     for key, value in result.metrics.items():
-        out.text(f"      {escape(key)}: {escape(str(value))}")
+        curve = parse_curve(key, value)
+        out.text(f"      {escape(key)}: {sparkline(curve) if curve else escape(str(value))}")

@@ -33,17 +33,20 @@ ResultsDocs = Mapping[str, "dict[str, Any] | None"]  # results_file (relative) -
 
 def build_report(*, workspace_root: Path, registry: Registry, now: float) -> Report:
     """Read a workspace (or an extracted bundle) and build its report. Never raises on bad content."""
+    from challenge.report.written import written_answers
     from challenge.similarity import reference_similarities
 
     root = Path(workspace_root)
     handle, idle_threshold_s = _read_config(root)
     reading = read_log(root / LOG_NAME, required=(root / CONFIG_NAME).is_file())
     started = derive_progress(reading.events)
+    ids = sorted(started)
     return assemble_report(events=reading.events, problems=reading.problems, registry=registry,
                            results=read_results_documents(root, reading.events), now=now, handle=handle,
                            idle_threshold_s=idle_threshold_s, unusable_seqs=reading.unusable, losses=reading.losses,
                            similarity=reference_similarities(workspace_root=root, registry=registry,
-                                                             milestone_ids=sorted(started)))
+                                                             milestone_ids=ids),
+                           written=written_answers(workspace_root=root, registry=registry, milestone_ids=ids))
 
 
 def _read_config(root: Path) -> tuple[str, float]:
@@ -79,7 +82,8 @@ def read_results_documents(root: Path, events: Sequence[Event]) -> dict[str, dic
 def assemble_report(*, events: Sequence[Event], problems: Sequence[LogProblem], registry: Registry,
                     results: ResultsDocs, now: float, handle: str,
                     idle_threshold_s: float = DEFAULT_IDLE_THRESHOLD_S, unusable_seqs: Sequence[int] = (),
-                    losses: Sequence[str] = (), similarity: Mapping[str, Any] | None = None) -> Report:
+                    losses: Sequence[str] = (), similarity: Mapping[str, Any] | None = None,
+                    written: Mapping[str, Any] | None = None) -> Report:
     """The report as a pure function of its inputs."""
     known = {m.id: m for m in registry.milestones}
     events, unusable = _usable(events)
@@ -87,8 +91,9 @@ def assemble_report(*, events: Sequence[Event], problems: Sequence[LogProblem], 
     progress = derive_progress(events)
     times = account(events, now=now, idle_threshold_s=idle_threshold_s)
     started = [m for m in registry.milestones if _started(progress.get(m.id))]
-    similar = similarity or {}
-    reports = [_milestone(m, progress[m.id], times, events, registry, results, similar.get(m.id)) for m in started]
+    similar, answers = similarity or {}, written or {}
+    reports = [_milestone(m, progress[m.id], times, events, registry, results, similar.get(m.id), answers.get(m.id))
+               for m in started]
     groups = _groups(registry, reports)
     levels = {r.id: r.verdict.level for r in reports if not r.bonus}
     over = [g.title for g in groups if g.timing == rules.OVER and g.id != "bonus"]
@@ -143,7 +148,8 @@ def _started(item: MilestoneProgress | None) -> bool:
 # -- one milestone -----------------------------------------------------------
 
 def _milestone(m: Milestone, item: MilestoneProgress, times: TimeAccount, events: Sequence[Event],
-               registry: Registry, results: ResultsDocs, similarity: Any = None) -> MilestoneReport:
+               registry: Registry, results: ResultsDocs, similarity: Any = None,
+               written: Any = None) -> MilestoneReport:
     mine = [e for e in events if e.milestone == m.id]
     time = _time(times.per_milestone.get(m.id, MilestoneTime()), mine)
     band = Band(m.target_hours.low, m.target_hours.high)
@@ -162,7 +168,8 @@ def _milestone(m: Milestone, item: MilestoneProgress, times: TimeAccount, events
         hints_used=item.hints_used, hints_total=len(m.hints), peeks=item.peeks, peeks_before_pass=peeks_before,
         builtins_used=sorted({name for a in attempts for name in a.builtins_used}), forbidden_used=forbidden,
         predicted_hours=item.predicted_hours, predicted_pass=item.predicted_pass, reflection=reflection,
-        failed_tests=_failed_tests(m.id, attempts), verdict=Verdict(level, level, reasons), similarity=similarity)
+        failed_tests=_failed_tests(m.id, attempts), verdict=Verdict(level, level, reasons), similarity=similarity,
+        written=written, curves=_latest_curves(mine, results))
 
 
 def _time(t: MilestoneTime, mine: Sequence[Event]) -> TimeSummary:
@@ -199,6 +206,18 @@ def _failed_in(status: str, results_file: str | None, results: ResultsDocs) -> t
     if not tests:
         failed = ["could not load the code"]
     return failed, None
+
+
+def _latest_curves(mine: Sequence[Event], results: ResultsDocs) -> list:
+    """The curves of the latest test whose results document holds any (e.g. accuracy per position)."""
+    from challenge.report.curves import curves_in
+
+    for event in reversed([e for e in mine if e.type == "test"]):
+        curves = curves_in(results.get(event.data.get("results_file")) if isinstance(
+            event.data.get("results_file"), str) else None)
+        if curves:
+            return curves
+    return []
 
 
 def _failed_tests(milestone: str, attempts: Sequence[AttemptSummary]) -> list[FailedTest]:
