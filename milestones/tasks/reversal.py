@@ -60,18 +60,24 @@ class ReversalSettings:
 
 def draw_halves(settings: ReversalSettings) -> torch.Tensor:
     """(N, n) int64 first halves for every split, all distinct, in a fixed random order:
-    train first, then validation, then test."""
+    train first, then validation, then test. Duplicates are dropped (the first draw stays)
+    and more rows drawn until there are enough."""
     total = settings.n_train + settings.n_validation + settings.n_test
     n, k = settings.half_len, settings.n_symbols
     generator = torch.Generator().manual_seed(settings.seed)
-    drawn = torch.randint(k, (total + total // 50 + 64, n), generator=generator)  # spare rows for duplicates
-    codes = drawn @ (k ** torch.arange(n))  # one integer per sequence (base k), exact in int64
-    unique, inverse = torch.unique(codes, return_inverse=True)
-    first = torch.full((len(unique),), len(codes)).scatter_reduce(0, inverse, torch.arange(len(codes)), "amin")
-    keep = first.sort().values  # the first occurrence of each sequence, in drawing order
-    if len(keep) < total:  # cannot happen with the checked sizes; refuse rather than return short splits
-        raise RuntimeError("not enough distinct sequences were drawn")
-    return drawn[keep[:total]]
+    powers = k ** torch.arange(n)  # one integer per sequence (base k), exact in int64
+    kept, seen = [], torch.empty(0, dtype=torch.int64)
+    while len(seen) < total:
+        missing = total - len(seen)
+        drawn = torch.randint(k, (missing + missing // 50 + 64, n), generator=generator)  # spare rows for duplicates
+        codes = drawn @ powers
+        unique, inverse = torch.unique(codes, return_inverse=True)
+        first = torch.full((len(unique),), len(codes)).scatter_reduce(0, inverse, torch.arange(len(codes)), "amin")
+        first = first.sort().values  # the first occurrence of each sequence, in drawing order
+        fresh = first[~torch.isin(codes[first], seen)]
+        kept.append(drawn[fresh])
+        seen = torch.cat([seen, codes[fresh]])
+    return torch.cat(kept)[:total]
 
 
 def encode(halves: torch.Tensor, sep_id: int) -> torch.Tensor:

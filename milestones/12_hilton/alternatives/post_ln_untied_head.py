@@ -1,6 +1,6 @@
-"""Alternative: a different GPT: post-LN blocks (nn.LayerNorm), separate bias-free q, k, v projections, fixed
-sinusoidal positions (no position parameters), a ReLU MLP, an untied head with a bias, an additive float mask,
-smaller defaults (d_model 64, 2 layers); Adam with batches of 64, the count and FLOPs written for this layout."""
+"""Alternative: a different GPT: post-LN blocks (nn.LayerNorm), separate bias-free q, k, v projections, positions
+as a bare nn.Parameter, a ReLU MLP, an untied head with a bias, an additive float mask, no final LayerNorm, smaller
+defaults (d_model 64, 2 layers); Adam with batches of 64, the count and FLOPs written for this layout."""
 
 import math
 from dataclasses import dataclass, fields
@@ -51,27 +51,19 @@ class PostLNBlock(nn.Module):
         return self.ln_m(x + self.ff(x))
 
 
-def sinusoids(length: int, d_model: int) -> torch.Tensor:
-    position = torch.arange(length, dtype=torch.float32)[:, None]
-    frequency = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model))
-    table = torch.zeros(length, d_model)
-    table[:, 0::2], table[:, 1::2] = torch.sin(position * frequency), torch.cos(position * frequency)
-    return table
-
-
 class ReversalGPT(nn.Module):
     def __init__(self, s: Sizes):
         super().__init__()
         self.embed = nn.Embedding(s.vocab_size, s.d_model)
         self.layers = nn.ModuleList(PostLNBlock(s) for _ in range(s.n_layers))
         self.unembed = nn.Linear(s.d_model, s.vocab_size)
-        self.register_buffer("positions", sinusoids(s.block_size, s.d_model), persistent=False)
+        self.positions = nn.Parameter(0.02 * torch.randn(s.block_size, s.d_model))
         future = torch.triu(torch.full((s.block_size, s.block_size), float("-inf")), diagonal=1)
         self.register_buffer("future", future, persistent=False)  # -inf above the diagonal: the future
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         t = ids.shape[1]
-        x = self.embed(ids) * math.sqrt(self.embed.embedding_dim) + self.positions[:t]
+        x = self.embed(ids) + self.positions[:t]
         for layer in self.layers:
             x = layer(x, self.future[:t, :t])
         return self.unembed(x)
@@ -98,7 +90,7 @@ def parameter_count(spec: dict) -> int:
     s = sizes_of(spec)
     d, f = s.d_model, s.d_ff
     block = 4 * d * d + 2 * (2 * d) + (d * f + f) + (f * d + d)
-    return s.vocab_size * d + s.n_layers * block + (d * s.vocab_size + s.vocab_size)
+    return (s.vocab_size + s.block_size) * d + s.n_layers * block + (d * s.vocab_size + s.vocab_size)
 
 
 def qkv_shapes(spec: dict, batch_size: int, seq_len: int) -> dict:
@@ -108,7 +100,7 @@ def qkv_shapes(spec: dict, batch_size: int, seq_len: int) -> dict:
 
 def forward_flops_per_token(spec: dict, context_len: int) -> float:
     s = sizes_of(spec)
-    matmul_weights = parameter_count(spec) - s.vocab_size * s.d_model  # no position table; the head is a matmul
+    matmul_weights = parameter_count(spec) - (s.vocab_size + s.block_size) * s.d_model  # the head is a matmul
     return 2.0 * matmul_weights + 2.0 * s.n_layers * context_len * s.d_model
 
 
