@@ -17,6 +17,7 @@ from rich.panel import Panel
 
 from challenge.failure_groups import FailureGroup, family_title, first_to_fix, group_failures
 from challenge.output import Output, untrusted
+from challenge.report.curves import parse_curve, sparkline, terminal_lines
 
 # Names, messages and the learner's captured output may hold anything their code printed.
 escape = partial(untrusted, multiline=True)
@@ -42,7 +43,9 @@ def render_run(out: Output, result, *, milestone_id: str, next_command: str, ver
     if verbose:
         _every_test(out, result)
     for key, value in result.metrics.items():
-        out.text(f"  [bold]{escape(key)}[/bold]: {escape(str(value))}")
+        curve = parse_curve(key, value)  # a judged curve (accuracy per position): drawn as bars
+        for line in terminal_lines(curve) if curve else [f"[bold]{escape(key)}[/bold]: {escape(str(value))}"]:
+            out.text(f"  {line}")
     for example in result.examples[:5]:
         out.text("  [dim]" + escape(" | ".join(f"{k}: {v}" for k, v in example.items())) + "[/dim]")
     total = len(result.tests)
@@ -170,4 +173,5 @@ def render_summary(out: Output, result, *, label: str) -> None:
         if failure.hint:
             out.text(f"      [bold]hint:[/bold] {escape(failure.hint)}")
     for key, value in result.metrics.items():
-        out.text(f"      {escape(key)}: {escape(str(value))}")
+        curve = parse_curve(key, value)
+        out.text(f"      {escape(key)}: {sparkline(curve) if curve else escape(str(value))}")

@@ -73,6 +73,7 @@ TASK_CORPUS: dict[str, str | None] = {
     "ag_news_lm": "ag_news",
     "modular_addition_59": None,
     "modular_addition_113": None,
+    "reversal": None,
 }
 
 

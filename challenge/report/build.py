@@ -38,18 +38,21 @@ def build_report(*, workspace_root: Path, registry: Registry, now: float, audien
 
     ``audience``: LEARNER (the learner's own report, "you") or READER (an employer's view, the learner in the
     third person)."""
+    from challenge.report.written import written_answers
     from challenge.similarity import reference_similarities
 
     root = Path(workspace_root)
     handle, idle_threshold_s = _read_config(root)
     reading = read_log(root / LOG_NAME, required=(root / CONFIG_NAME).is_file())
     started = derive_progress(reading.events)
+    ids = sorted(started)
     return assemble_report(events=reading.events, problems=reading.problems, registry=registry,
                            results=read_results_documents(root, reading.events), now=now, handle=handle,
                            idle_threshold_s=idle_threshold_s, unusable_seqs=reading.unusable, losses=reading.losses,
                            audience=audience,
                            similarity=reference_similarities(workspace_root=root, registry=registry,
-                                                             milestone_ids=sorted(started)))
+                                                             milestone_ids=ids),
+                           written=written_answers(workspace_root=root, registry=registry, milestone_ids=ids))
 
 
 def _read_config(root: Path) -> tuple[str, float]:
@@ -86,7 +89,7 @@ def assemble_report(*, events: Sequence[Event], problems: Sequence[LogProblem], 
                     results: ResultsDocs, now: float, handle: str,
                     idle_threshold_s: float = DEFAULT_IDLE_THRESHOLD_S, unusable_seqs: Sequence[int] = (),
                     losses: Sequence[str] = (), similarity: Mapping[str, Any] | None = None,
-                    audience: str = LEARNER) -> Report:
+                    written: Mapping[str, Any] | None = None, audience: str = LEARNER) -> Report:
     """The report as a pure function of its inputs."""
     third = audience == READER
     known = {m.id: m for m in registry.milestones}
@@ -95,8 +98,9 @@ def assemble_report(*, events: Sequence[Event], problems: Sequence[LogProblem], 
     progress = derive_progress(events)
     times = account(events, now=now, idle_threshold_s=idle_threshold_s)
     started = [m for m in registry.milestones if _started(progress.get(m.id))]
-    similar = similarity or {}
-    reports = [_milestone(m, progress[m.id], times, events, registry, results, similar.get(m.id), third)
+    similar, answers = similarity or {}, written or {}
+    reports = [_milestone(m, progress[m.id], times, events, registry, results, similar.get(m.id), answers.get(m.id),
+                          third)
                for m in started]
     groups = _groups(registry, reports)
     levels = {r.id: r.verdict.level for r in reports if not r.bonus}
@@ -158,8 +162,8 @@ def _started(item: MilestoneProgress | None) -> bool:
 # -- one milestone -----------------------------------------------------------
 
 def _milestone(m: Milestone, item: MilestoneProgress, times: TimeAccount, events: Sequence[Event],
-               registry: Registry, results: ResultsDocs, similarity: Any = None, third_person: bool = False
-               ) -> MilestoneReport:
+               registry: Registry, results: ResultsDocs, similarity: Any = None, written: Any = None,
+               third_person: bool = False) -> MilestoneReport:
     mine = [e for e in events if e.milestone == m.id]
     time = _time(times.per_milestone.get(m.id, MilestoneTime()), mine)
     band = Band(m.target_hours.low, m.target_hours.high)
@@ -179,7 +183,8 @@ def _milestone(m: Milestone, item: MilestoneProgress, times: TimeAccount, events
         hints_used=item.hints_used, hints_total=len(m.hints), peeks=item.peeks, peeks_before_pass=peeks_before,
         builtins_used=sorted({name for a in attempts for name in a.builtins_used}), forbidden_used=forbidden,
         predicted_hours=item.predicted_hours, predicted_pass=item.predicted_pass, reflection=reflection,
-        mistakes=_mistakes(m.id, attempts), verdict=Verdict(level, level, reasons), similarity=similarity)
+        mistakes=_mistakes(m.id, attempts), verdict=Verdict(level, level, reasons), similarity=similarity,
+        written=written, curves=_latest_curves(mine, results))
 
 
 def _time(t: MilestoneTime, mine: Sequence[Event]) -> TimeSummary:
@@ -238,6 +243,18 @@ def _mistakes(milestone: str, attempts: Sequence[AttemptSummary]) -> list[Mistak
             seen.setdefault(finding.key, (finding.label, finding.diagnosed))
     return [MistakeMade(milestone, key, seen[key][0], seen[key][1], n)
             for key, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def _latest_curves(mine: Sequence[Event], results: ResultsDocs) -> list:
+    """The curves of the latest test whose results document holds any (e.g. accuracy per position)."""
+    from challenge.report.curves import curves_in
+
+    for event in reversed([e for e in mine if e.type == "test"]):
+        curves = curves_in(results.get(event.data.get("results_file")) if isinstance(
+            event.data.get("results_file"), str) else None)
+        if curves:
+            return curves
+    return []
 
 
 def _reflection(m: Milestone, item: MilestoneProgress, mine: Sequence[Event], registry: Registry) -> Reflection:

@@ -117,6 +117,45 @@ class Similarity:
 
 
 @dataclass(frozen=True)
+class WrittenAnswer:
+    """One written question (``written_questions.yaml``) and the learner's answer, read without running their file."""
+
+    question: str  # id
+    text: str  # the question
+    answer: str | None  # control characters removed, cut to challenge.report.written.MAX_ANSWER_CHARS; None: none
+    confidence: int | None  # 1-5 as stated; None: not stated
+
+
+@dataclass(frozen=True)
+class WrittenAnswers:
+    source: str  # where the questions come from
+    answers: list[WrittenAnswer]
+    problems: list[str]  # why some could not be read (a syntax error, a value that is not a literal, ...)
+
+
+@dataclass(frozen=True)
+class CurveBand:
+    start: int  # the first point it judges
+    stop: int  # one past the last
+    low: float
+    high: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Curve:
+    """A judged curve from the latest results document (e.g. accuracy per position), shown and plotted."""
+
+    metric: str  # the results metric it came from
+    title: str
+    x_label: str
+    y_label: str
+    labels: list[str]
+    values: list[float]
+    bands: list[CurveBand]
+
+
+@dataclass(frozen=True)
 class MilestoneReport:
     id: str
     title: str
@@ -140,6 +179,8 @@ class MilestoneReport:
     mistakes: list[MistakeMade]
     verdict: Verdict
     similarity: Similarity | None = None  # of the learner's file to the reference (None: not measured)
+    written: WrittenAnswers | None = None  # None: the milestone asks no written questions
+    curves: list[Curve] = field(default_factory=list)  # from the latest test's results
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 Three plots: time per milestone against its target band; predicted against
 actual hours; test attempts over time, passed or failed. Each is ``None`` when
-there is nothing to draw.
+there is nothing to draw. Then one per judged curve of a milestone's latest
+test (e.g. accuracy per position), its allowed bands shaded.
 """
 
 from __future__ import annotations
@@ -31,7 +32,38 @@ def make_plots(report: Report) -> list[Plot]:
         png = draw(report)
         if png is not None:
             plots.append(Plot(key, title, png))
+    for m in report.milestones:
+        for index, curve in enumerate(m.curves):
+            title = _safe(f"{m.id}: {curve.title}").replace("[", "(").replace("]", ")")
+            plots.append(Plot(f"curve-{m.id}-{index + 1}", title, _curve(curve, title)))
     return plots
+
+
+def _safe(text: str) -> str:
+    """Untrusted text for matplotlib: no control characters, and no '$' (it would start mathtext)."""
+    from challenge.output import plain
+
+    return plain(text, limit=200).replace("$", r"\$")
+
+
+def _curve(curve, title: str) -> bytes:
+    from challenge.report.curves import verdict
+
+    figure, ax = _figure(max(6.0, 0.32 * len(curve.values) + 2), 3.8)
+    x = list(range(len(curve.values)))
+    colors = [{"ok": PASS_COLOR, "outside": FAIL_COLOR}.get(verdict(curve, i), BAR_COLOR) for i in x]
+    ax.bar(x, curve.values, color=colors, width=0.7, zorder=2)
+    for band, shade in zip(curve.bands, ("#fff59d", "#a5d6a7", "#90caf9", "#ce93d8")):
+        ax.fill_between([band.start - 0.45, band.stop - 0.55], band.low, band.high, color=shade, alpha=0.7,
+                        zorder=1, label=_safe(band.label))
+    ax.set_xticks(x, [_safe(label) for label in curve.labels], rotation=90 if len(x) > 24 else 0, fontsize=8)
+    ax.set_ylim(0, max(1.05, max(curve.values) * 1.05))
+    ax.set_xlabel(_safe(curve.x_label))
+    ax.set_ylabel(_safe(curve.y_label))
+    ax.set_title(title, fontsize=10)
+    if curve.bands:
+        ax.legend(loc="upper left", fontsize="small")
+    return _png(figure)
 
 
 def _figure(width: float, height: float):

@@ -25,6 +25,7 @@ th { background: #f5f5f5; }
 .skill-up-first { background: #ffebee; color: #b71c1c; } .no-verdict-yet { background: #eceff1; color: #37474f; }
 .muted { color: #616161; font-size: .9em; }
 figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
+blockquote.answer { white-space: pre-wrap; border-left: 3px solid #ddd; margin: .4em 0 1em; padding: .2em .9em; }
 """
 
 
@@ -50,6 +51,7 @@ def render_html(report: Report, *, plots: Sequence[Plot] = ()) -> str:
             parts += ["<h3>Target groups</h3>", _table(tables.groups_table(report))]
         parts += _calibration(report)
         parts += _ratings(report)
+        parts += _written(report)
     if plots:
         parts.append("<h2>Plots</h2>")
         for plot in plots:
@@ -122,6 +124,26 @@ def _details(report: Report) -> list[str]:
                      f"Verdict: {m.verdict.level} ({'; '.join(m.verdict.reasons)})."),
                   _list(facts),
                   _table(tables.attempts_table(m)) if m.attempts else _p("No test attempt yet.")]
+        for curve in m.curves:
+            parts += [_p(f"{curve.title} (latest test):"), _table(tables.curve_table(curve))]
+    return parts
+
+
+def _written(report: Report) -> list[str]:
+    """The learner's written answers, whole; their line breaks kept, every character escaped."""
+    e = html.escape
+    parts = []
+    for m in report.milestones:
+        if m.written is None:
+            continue
+        parts += [f"<h2>Written answers: {e(m.id)}</h2>", _p(tables.written_intro(m.written))]
+        for a in m.written.answers:
+            parts.append(f"<h3>{e(a.text)}</h3>")
+            parts.append(_p(f"Confidence: {tables.confidence(a.confidence)}."))
+            parts.append(f'<blockquote class="answer">{e(a.answer)}</blockquote>' if a.answer
+                         else '<p class="muted">Not answered.</p>')
+        if m.written.problems:
+            parts.append(_list(m.written.problems))
     return parts
 
 

@@ -27,6 +27,7 @@ def render_markdown(report: Report, *, images: Sequence[tuple[str, str]] = ()) -
             lines += ["### Target groups", "", *_table(tables.groups_table(report)), ""]
         lines += _calibration(report)
         lines += _ratings(report)
+        lines += _written(report)
         if images:
             lines += ["## Plots", ""]
             for title, path in images:
@@ -100,6 +101,25 @@ def _details(report: Report) -> list[str]:
             lines += [*_table(tables.attempts_table(m)), ""]
         else:
             lines += ["No test attempt yet.", ""]
+        for curve in m.curves:
+            lines += [f"{_inline(curve.title)} (latest test):", "", *_table(tables.curve_table(curve)), ""]
+    return lines
+
+
+def _written(report: Report) -> list[str]:
+    """The learner's written answers, whole, each as a quote (their text cannot become markup)."""
+    lines = []
+    for m in report.milestones:
+        if m.written is None:
+            continue
+        lines += [f"## Written answers: {m.id}", "", _inline(tables.written_intro(m.written)), ""]
+        for a in m.written.answers:
+            lines += [f"**{_inline(a.text)}** Confidence: {tables.confidence(a.confidence)}.", ""]
+            lines += [f"> {_text(line)}" if line.strip() else ">" for line in (a.answer or "").splitlines()] \
+                or ["*Not answered.*"]
+            lines.append("")
+        lines += [f"- {_inline(problem)}" for problem in m.written.problems]
+        lines += [""] if m.written.problems else []
     return lines
 
 
@@ -112,6 +132,15 @@ def _table(table: tables.Table) -> list[str]:
 
 def _cell(text: str) -> str:
     return _inline(text).replace("|", "\\|")
+
+
+def _text(text: str) -> str:
+    """A line of the learner's prose: ``_inline`` with Markdown's own punctuation escaped too (no links,
+    emphasis, headings or tables made of it)."""
+    return "".join("\\" + c if c in MARKDOWN_PUNCTUATION else c for c in _inline(text))
+
+
+MARKDOWN_PUNCTUATION = set("\\`*_{}[]()#+-!|~>")
 
 
 def _inline(text: str) -> str:

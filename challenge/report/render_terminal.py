@@ -18,6 +18,7 @@ STYLE = {READY: "green", BORDERLINE: "yellow", SKILL_UP: "red", IN_PROGRESS: "cy
 STATUS = {"passed": "green", "in progress": "yellow"}
 TIMING_STYLE = {FASTER: "green", WITHIN: "green", ROUGHLY: "yellow", OVER: "red"}
 MAX_MARKS = 8
+WRITTEN_CHARS = 300  # of each written answer; the Markdown and HTML reports show them whole
 
 
 def render_terminal(report: Report) -> RenderableType:
@@ -46,6 +47,7 @@ def render_terminal(report: Report) -> RenderableType:
     if report.mistakes_made:
         made = "; ".join(plain(line, limit=160) for line in tables.mistake_lines(report))
         parts.append(Text(f"Mistakes made: {made}"))
+    parts += _written_and_curves(report)
     for line in tables.similarity_lines(report):
         parts.append(Text.from_markup(f"[bold red]Like the reference:[/bold red] {escape(line)}"))
     parts.append(Text.from_markup(
@@ -58,6 +60,33 @@ def render_terminal(report: Report) -> RenderableType:
     for line in tables.log_lines(report)[1:]:
         parts.append(Text.from_markup(f"[yellow]Log:[/yellow] {escape(line)}"))
     return Group(*parts)
+
+
+def _written_and_curves(report: Report) -> list[RenderableType]:
+    """Written answers (cut, with the confidence) and judged curves (one line each): the learner's words in full
+    are in the Markdown and HTML reports."""
+    from challenge.report.curves import outside_count, sparkline
+
+    parts: list[RenderableType] = []
+    for m in report.milestones:
+        for curve in m.curves:
+            outside = outside_count(curve)
+            parts.append(Text.from_markup(
+                f"[bold]{escape(m.id)}[/bold] {escape(curve.title, limit=80)}: {sparkline(curve)} "
+                + ("[green]every judged point in its band[/green]" if not outside else
+                   f"[red]{outside} point{'s' if outside != 1 else ''} outside the band[/red]")))
+        if m.written is None:
+            continue
+        answered = sum(1 for a in m.written.answers if a.answer)
+        lines = [f"[bold]Written answers ({escape(m.id)})[/bold], {answered} of {len(m.written.answers)}, in the "
+                 "learner's words, not graded (confidence 1-5):"]
+        for a in m.written.answers:
+            confidence = f"{a.confidence}/5" if a.confidence is not None else "?/5"
+            answer = escape(a.answer, limit=WRITTEN_CHARS) if a.answer else "[dim]not answered[/dim]"
+            lines.append(f"  · [bold]{escape(a.text)}[/bold] ({confidence}) {answer}")
+        lines += [f"  [yellow]{escape(problem)}[/yellow]" for problem in m.written.problems]
+        parts.append(Text.from_markup("\n".join(lines)))
+    return parts
 
 
 def _milestones(report: Report) -> Table:

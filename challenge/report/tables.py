@@ -202,3 +202,28 @@ def mistake_lines(report: Report) -> list[str]:
 def ratings_owner(report: Report) -> str:
     """Whose ratings the weakest areas come from, in the report's voice."""
     return "the learner's" if report.audience == READER else "your"
+
+
+def written_intro(written) -> str:
+    """The line above a milestone's written answers (``model.WrittenAnswers``)."""
+    answered = sum(1 for a in written.answers if a.answer)
+    source = f" Questions: {written.source}." if written.source else ""
+    return (f"{answered} of {len(written.answers)} answered, in the learner's own words, with their confidence "
+            f"(1 = a guess, 5 = sure); not graded, read from their file without running it.{source}")
+
+
+def confidence(level: int | None) -> str:
+    return f"{level}/5" if level is not None else "not stated"
+
+
+def curve_table(curve) -> Table:
+    """One row per point of a judged curve (``model.Curve``): value, the band it must fall in, verdict."""
+    from challenge.report.curves import band_of, verdict
+
+    rows = []
+    for index, (label, value) in enumerate(zip(curve.labels, curve.values)):
+        judged = band_of(curve, index)
+        allowed = f"{judged.low:.1%}-{judged.high:.1%}" if judged else "not judged"
+        rows.append([label, f"{value:.1%}", allowed, {"ok": "ok", "outside": "OUTSIDE"}.get(verdict(curve, index),
+                                                                                          MISSING)])
+    return Table([curve.x_label or "point", curve.y_label or "value", "allowed", "verdict"], rows)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from milestones.corpora import DATA_DIR_ENV
-from milestones.tasks import causal_lm, classification, masked_lm, modular
+from milestones.tasks import causal_lm, classification, masked_lm, modular, reversal
 from milestones.tasks.prepared import PreparedTask
 from milestones.tasks.sources import DataUnavailable, load_corpus
 
@@ -33,6 +33,7 @@ TASKS: dict[str, TaskDefinition] = {
     "ag_news_lm": TaskDefinition("ag_news", causal_lm.prepare, causal_lm.CausalLMSettings()),
     "modular_addition_59": TaskDefinition(None, modular.prepare, modular.ModularSettings()),  # computed, no corpus
     "modular_addition_113": TaskDefinition(None, modular.prepare, modular.ModularSettings(113, 0.35, 0.25)),  # p = 113
+    "reversal": TaskDefinition(None, reversal.prepare, reversal.ReversalSettings()),  # computed, no corpus
 }
 
 
