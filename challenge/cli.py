@@ -13,7 +13,7 @@ import sys
 import typer
 
 from challenge import __version__
-from challenge.commands import bundle, clock, demo, dev, grading, help, reflect, report, training, workspace
+from challenge.commands import bundle, clock, cohort, demo, dev, grading, help, reflect, report, training, workspace
 from challenge.commands import viz as viz_command
 from challenge.errors import render_error
 from challenge.output import out
@@ -63,7 +63,7 @@ app.command("report")(report.report)
 app.command("submit")(bundle.submit)
 app.command("verify")(bundle.verify)
 app.command("show")(bundle.show)
-app.command("cohort")(bundle.cohort)
+app.add_typer(cohort.app, name="cohort")
 
 
 def _click_exceptions() -> tuple[type[Exception], ...]:

@@ -72,13 +72,15 @@ class DemoResult:
 Say = Callable[[str], None]
 
 
-def run_demo(*, folder: Path, registry: Registry, fast: bool, say: Say, show_result: Callable[[object, str], None]) -> DemoResult:
-    total_hours = sum(s.hours for s in SCRIPT) + 24 * len(SCRIPT)
+def run_demo(*, folder: Path, registry: Registry, fast: bool, say: Say, show_result: Callable[[object, str], None],
+             handle: str = "demo-learner", script: tuple[Scene, ...] = SCRIPT) -> DemoResult:
+    """Play ``script`` as the learner ``handle`` (other scripts and handles make a simulated cohort)."""
+    total_hours = sum(s.hours for s in script) + 24 * len(script)
     clock = SimulatedClock(time.time() - total_hours * HOUR)
-    workspace = init_workspace(handle="demo-learner", path=folder / "workspace", clock=clock)
-    say(f"A simulated learner, 'demo-learner', starts in {workspace.root} (time is simulated; grading is real).")
+    workspace = init_workspace(handle=handle, path=folder / "workspace", clock=clock)
+    say(f"A simulated learner, '{handle}', starts in {workspace.root} (time is simulated; grading is real).")
     result = DemoResult(folder=folder, workspace=workspace, passed=[], skipped=[])
-    for scene in SCRIPT:
+    for scene in script:
         milestone = registry.get(scene.milestone)
         if milestone.training is not None and fast:
             result.skipped.append(milestone.id)
