@@ -147,8 +147,8 @@ def _one_per_bundle(documents: Sequence[ResultDocument]) -> tuple[list[ResultDoc
         duplicates += len(found) - 1
         best = max(found, key=lambda d: (d.final, d.verified_at))
         if len({(d.fingerprint.model_dump_json(), d.exit_code) for d in found}) > 1:
-            conflicts.append(f"{best.source} ({sha[:12]}): {len(found)} documents disagree; kept the "
-                             f"{'final' if best.final else 'latest'} one ({best.outcome})")
+            conflicts.append(f"{best.source} ({sha[:12]}): {len(found)} documents disagree; kept the latest "
+                             f"{'final ' if best.final else ''}one ({best.outcome})")
         chosen.append(best)
     return chosen, duplicates, conflicts
 
