@@ -173,7 +173,7 @@ def verify_cohort(*, sources: Sequence[Path], output: Path, registry: Registry, 
 def _clean(output: Path) -> None:
     """Remove what a killed run may have left: job folders and temp files of unfinished writes."""
     shutil.rmtree(output / JOBS_DIR, ignore_errors=True)
-    for stale in output.glob(".*.tmp"):
+    for stale in output.glob(".*.json.*.tmp"):  # ``write_atomic``'s temp files of documents, nothing else
         stale.unlink(missing_ok=True)
 
 
@@ -286,5 +286,5 @@ def _tail(path: Path) -> str:
     return lines[-1][-LOG_TAIL:] if lines else ""
 
 
-def _stop(signum, frame) -> None:  # noqa: ARG001 - signal handler signature
+def _stop(signum, frame) -> None:  # a signal handler: Ctrl-C and SIGTERM end the same way
     raise KeyboardInterrupt

@@ -33,13 +33,14 @@ class CohortGroup(TyperGroup):
 
 app = typer.Typer(
     cls=CohortGroup, no_args_is_help=True, rich_markup_mode="rich",
-    help="A whole cohort's bundles: compare the learners' own reports, verify every bundle in parallel or in "
-         "shards, and merge the results into one report.\n\n"
+    help="A whole cohort's bundles: compare the learners' own reports, verify\n"
+         "every bundle in parallel or in shards, merge the results into one report.\n\n"
          "challenge cohort BUNDLES... is short for challenge cohort compare BUNDLES...\n\n"
-         "Examples:\n\n"
-         "  challenge cohort compare bundles/*.challenge.zip --format md --output cohort.md\n\n"
-         "  challenge cohort verify bundles/*.challenge.zip --jobs 2 --output results/\n\n"
-         "  challenge cohort merge results/ --format html --output cohort.html")
+         "Examples:\n"
+         "  challenge cohort compare bundles/*.challenge.zip\n"
+         "  challenge cohort verify bundles/*.challenge.zip --jobs 2 --output res/\n"
+         "  challenge cohort merge res/ --format html --output cohort.html")
+
 
 BundlesArg = Annotated[list[Path], typer.Argument(help="The learners' bundles (.challenge.zip files or folders).",
                                                   show_default=False)]
@@ -56,15 +57,16 @@ def compare(
     format: Annotated[CompareFormat, typer.Option("--format", "-f", help="terminal or md.")] = CompareFormat.terminal,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the Markdown report here.")] = None,
 ) -> None:
-    """Compare many learners' bundles, for programme organisers (nothing in them is run).
+    """Compare many learners' bundles (nothing in them is run).
 
-    Per milestone: the spread of active time, pass rates, help used and calibration;
-    per learner: where they fall. A bundle failing an integrity check is left out
-    with the reason. Re-grade them all with `challenge cohort verify`.
+    Per milestone: the spread of active time, pass rates, help used and
+    calibration; per learner: where they fall. A bundle failing an
+    integrity check is left out with the reason. Re-grade them all with
+    `challenge cohort verify`.
 
     Examples:
       challenge cohort compare bundles/*.challenge.zip
-      challenge cohort compare bundles/*.challenge.zip --format md --output cohort.md
+      challenge cohort compare bundles/*.zip --format md --output cohort.md
     """
     from challenge.bundle.cohort import load_cohort
     from challenge.bundle.render import cohort_markdown, cohort_tables
@@ -87,31 +89,32 @@ def compare(
             out.table(table)
 
 
-@app.command("verify", help=f"""Re-grade many bundles in the sandbox, N at a time, one results document each.
+@app.command("verify", help=f"""Re-grade many bundles in the sandbox, N at a time.
 
-Each bundle is verified as `challenge verify` would, in its own process with its own
-sandboxed workers; at most --jobs run at once, {MEMORY_PER_JOB} of memory each (one job
-per core is about right). One results document per bundle, <bundle sha256>.json, is
-written atomically into --output: the `verify --json` document, the learner's claims,
-and the grader fingerprint (grader version, hidden-test hashes, options). A bundle
-already verified there with the same fingerprint is skipped, so a stopped run
-resumes where it stopped; a lock file keeps two runs out of one folder.
+Each bundle is verified as `challenge verify` would, in its own process
+with its own sandboxed workers. At most --jobs run at once, {MEMORY_PER_JOB}
+of memory each: one job per core is about right. Each bundle gets one
+results document, <bundle sha256>.json, written atomically into --output:
+the `verify --json` document, the learner's claims and the grader
+fingerprint (grader version, hidden-test hashes, options). A bundle
+already verified there with the same fingerprint is skipped, so a stopped
+run resumes where it stopped; a lock file keeps two runs out of a folder.
 
---shard I/N takes every N-th bundle, from the I-th, of the list sorted by content
-hash (sha256): the same on every machine, whatever the paths; the shards are
-disjoint and together are the whole list. Merge the shards' folders with
-`challenge cohort merge`.
+--shard I/N takes every N-th bundle, from the I-th, of the bundles sorted
+by content hash (sha256): the same on every machine whatever the paths;
+the shards are disjoint and together are the whole list. Merge the
+shards' folders with `challenge cohort merge`.
 
-A bad bundle (invalid, tampered, hostile) is one row with its own exit code and
-reason; the others go on. Exit status, the most serious outcome: 0 every claimed
-pass verified, 1 a claim did not verify, 2 a bundle is invalid or tampered,
-3 refused (this machine cannot isolate foreign code), 4 a verification crashed or
-timed out (run again to retry those).
+A bad bundle (invalid, tampered, hostile) is one row with its own exit
+code and reason; the others go on. Exit status, the most serious outcome:
+0 every claimed pass verified, 1 a claim did not verify, 2 a bundle is
+invalid or tampered, 3 refused (this machine cannot isolate foreign code),
+4 a verification crashed or timed out (run again to retry those).
 
 Examples:
-  challenge cohort verify bundles/*.challenge.zip --jobs 2 --output results/
-  challenge cohort verify bundles/*.challenge.zip --shard 3/8 --output results-3/
-  challenge cohort merge results-*/ --format md --output cohort.md
+  challenge cohort verify bundles/*.challenge.zip --jobs 2 --output res/
+  challenge cohort verify bundles/*.zip --shard 3/8 --output res-3/
+  challenge cohort merge res-*/ --format html --output cohort.html
 """)
 def verify(
     bundles: BundlesArg,
@@ -160,20 +163,22 @@ def merge(
                                                           show_default=False)] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to this file.")] = None,
 ) -> None:
-    """Merge the results of `cohort verify` runs (shards) into one cohort report.
+    """Merge `cohort verify` results (shards) into one cohort report.
 
-    Per learner: what their log claims and what verified here. Per milestone: claimed
-    passes verified, time of those who passed against the challenge's targets,
-    calibration across the cohort, where each learner falls, similar code. Documents
-    are keyed by bundle sha256: overlapping shards or a folder given twice count once.
-    The JSON has no timestamps: the same documents always merge to the same bytes.
+    Per learner: what their log claims and what verified here. Per
+    milestone: claimed passes verified, the time of those who passed
+    against the challenge's targets, calibration across the cohort, where
+    each learner falls, similar code. Documents are keyed by bundle sha256:
+    overlapping shards or a folder given twice count once. The JSON has no
+    timestamps: the same documents always merge to the same bytes.
 
-    Exit status, the most serious bundle outcome (as `cohort verify`): 0 all verified,
-    1 a claim did not verify, 2 a bundle invalid, 3 refused, 4 a verification failed.
+    Exit status, the most serious outcome (as `cohort verify`): 0 all
+    verified, 1 a claim did not verify, 2 a bundle is invalid, 3 refused,
+    4 a verification failed.
 
     Examples:
       challenge cohort merge results/
-      challenge cohort merge shard-1/ shard-2/ shard-3/ shard-4/ --output cohort.html
+      challenge cohort merge shard-1/ shard-2/ shard-3/ --output cohort.html
       challenge cohort merge results/ --format json --output cohort.json
     """
     from challenge.cohort.merge import merge_results

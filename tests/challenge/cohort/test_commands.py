@@ -40,7 +40,7 @@ def test_the_old_form_and_compare_show_the_same_report(tmp_path, registry, capsy
     old = capsys.readouterr().out
     assert _invoke("cohort", "--format", "md", bundle) == 0  # options first, as before the group existed
     first_option = capsys.readouterr().out
-    strip = lambda text: [line for line in text.splitlines() if not line.startswith("Generated")]  # noqa: E731
+    strip = lambda text: [line for line in text.splitlines() if not line.startswith("Generated")]
     assert strip(new) == strip(old) == strip(first_option) and "| attention |" in new
 
 

@@ -109,7 +109,7 @@ def test_unreadable_documents_are_left_out_with_the_reason(tmp_path, registry):
     (folder / "notes.json").write_text("{}")  # not named by a sha256: not a results document
     merged = merge_results(folders=[folder], registry=registry)
     assert len(merged.rows) == 1
-    reasons = dict((name.rsplit("/", 1)[1], reason) for name, reason in merged.unreadable)
+    reasons = {name.rsplit("/", 1)[1]: reason for name, reason in merged.unreadable}
     assert set(reasons) == {f"{'e' * 64}.json", f"{'d' * 64}.json"}
     assert "bundle_sha256" in reasons[f"{'e' * 64}.json"] and "nested deeper" in reasons[f"{'d' * 64}.json"]
     assert "Documents left out" in render_markdown(merged)

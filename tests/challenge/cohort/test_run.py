@@ -200,3 +200,20 @@ def test_a_killed_run_leaves_whole_documents_and_resumes_where_it_stopped(tmp_pa
     assert len(result_files(output)) == 8 and summary.count("verified") == 8
     assert all((output / name).stat().st_mtime_ns == mtime for name, mtime in at_kill.items())
     assert not (output / JOBS_DIR).exists() and not list(output.glob(".*.tmp"))
+
+
+def test_a_half_written_document_is_never_read_and_is_cleaned_up(tmp_path, registry):
+    """What a write killed before its rename leaves: a temp file, never a document."""
+    from challenge.cohort.merge import merge_results
+
+    bundles = [fake_bundle(tmp_path / "in", "b")]
+    _run(registry, bundles, tmp_path / "out")
+    sha = hash_bundle(bundles[0])
+    torn = tmp_path / "out" / f".{'a' * 64}.json.x1y2.tmp"
+    torn.write_text('{"schema": "challenge-cohort-result", "bundle_sha')
+    keep = tmp_path / "out" / "notes.tmp"  # not ours: left alone
+    keep.write_text("mine")
+    assert len(merge_results(folders=[tmp_path / "out"], registry=registry).rows) == 1
+    _, observer = _run(registry, bundles, tmp_path / "out")
+    assert observer.skipped_names == ["b.challenge.zip"] and not torn.exists() and keep.exists()
+    assert [p.stem for p in result_files(tmp_path / "out")] == [sha]
