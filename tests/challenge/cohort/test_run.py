@@ -63,6 +63,33 @@ def test_every_bundle_gets_its_own_row_and_the_exit_code_is_the_worst(tmp_path, 
     assert summary.exit_code == 0  # and all verified: exit 0
 
 
+class _CountingObserver(RecordingObserver):
+    """Counts the jobs running at each start: the scheduler's bound, without timing."""
+
+    def __init__(self):
+        super().__init__()
+        self.running = self.most_running = 0
+
+    def started(self, bundle) -> None:
+        super().started(bundle)
+        self.running += 1
+        self.most_running = max(self.most_running, self.running)
+
+    def finished(self, row) -> None:
+        super().finished(row)
+        self.running -= 1
+
+
+@pytest.mark.parametrize("jobs", [1, 2, 3])
+def test_at_most_jobs_run_at_once_and_that_many_do(tmp_path, registry, jobs):
+    bundles = [fake_bundle(tmp_path / "in", f"b{i}", sleep=0.3) for i in range(5)]
+    observer = _CountingObserver()
+    summary = verify_cohort(sources=bundles, output=tmp_path / "out", registry=registry, command=fake_command,
+                            isolation=lambda: None, observer=observer, jobs=jobs)
+    assert observer.most_running == jobs  # never more (memory stays bounded), and the cores are used
+    assert summary.count("verified") == 5 and len(observer.started_names) == 5
+
+
 def test_a_crashing_job_is_one_failed_row_and_the_rest_go_on(tmp_path, registry):
     bundles = [fake_bundle(tmp_path / "in", "crash", behaviour="crash"),
                *[fake_bundle(tmp_path / "in", f"ok{i}", sleep=0.2) for i in range(3)]]
