@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -50,6 +51,7 @@ def make_one(index: int, seed: int, output: Path) -> tuple[str, float]:
     registry = load_registry()
     handle = f"learner-{index:02d}"
     folder = output / "workspaces" / handle
+    shutil.rmtree(folder, ignore_errors=True)  # a maker killed halfway left this learner's workspace unfinished
     result = run_demo(folder=folder, registry=registry, fast=True, say=lambda _: None,
                       show_result=lambda *_: None, handle=handle, script=scenes_for(index, seed, registry))
     bundle = submit(workspace=result.workspace, registry=registry, output=output / f"{handle}.challenge.zip")

@@ -10,7 +10,8 @@
    left is whole, how many the resumed run skipped, whether any finished
    document was rewritten, and that every bundle ends with a document;
 3. four shards (``--shard I/4``, one after the other), merged, against the
-   merged ``--jobs 2`` run: the merged JSON must be identical.
+   merged ``--jobs 2`` run (and the ``--jobs 1`` and killed-and-resumed runs):
+   the merged JSON must be identical.
 
     python bench/measure_cohort.py --bundles /tmp/cohort --work /tmp/cohort-runs
 
@@ -134,7 +135,7 @@ def killed_and_resumed(bundles: list[str], output: Path) -> dict:
             pass
     leftovers = sorted(p.name for p in output.iterdir() if p.name not in before and p.name != ".lock")
     resumed = subprocess.run(challenge("cohort", "verify", *bundles, "--jobs", "2", "--output", str(output)),
-                             capture_output=True, text=True)
+                             capture_output=True, text=True, check=False)
     after = documents(output)
     return {"documents_at_kill": len(before), "whole_at_kill": whole, "left_in_folder_at_kill": leftovers,
             "processes_of_the_run_alive_after_kill": len(survivors), "resumed_exit": resumed.returncode,
@@ -187,6 +188,9 @@ def main() -> None:
         sharded = merged_json([args.work / f"shard-{i}" for i in range(1, 5)], args.work / "merged-shards.json")
         whole = merged_json([args.work / "jobs-2"], args.work / "merged-jobs-2.json")
         record("shards_identical_to_unsharded", sharded == whole)
+        if (args.work / "jobs-1").is_dir():
+            one_at_a_time = merged_json([args.work / "jobs-1"], args.work / "merged-jobs-1.json")
+            record("jobs_1_identical_to_jobs_2", one_at_a_time == whole)
         if (args.work / "killed").is_dir():
             resumed = merged_json([args.work / "killed"], args.work / "merged-killed.json")
             record("killed_and_resumed_identical_to_unsharded", resumed == whole)

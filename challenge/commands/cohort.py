@@ -19,7 +19,7 @@ from typer.core import TyperGroup
 from challenge.output import out
 
 # Measured on the project's machine (README, "Programme organisers"): peak memory of one job's process tree
-# (the job, its sandbox, the worker) over 40 bundles of module milestones: 0.82 GB RSS, 0.60 GB PSS.
+# (the job, its sandbox, the worker) over 20 bundles of module milestones: 0.82 GB RSS, 0.61 GB PSS.
 MEMORY_PER_JOB = "about 0.8 GB"
 
 
