@@ -13,7 +13,7 @@ import sys
 import typer
 
 from challenge import __version__
-from challenge.commands import assist, bundle, clock, demo, dev, grading, reflect, report, training, workspace
+from challenge.commands import assist, bundle, clock, cohort, demo, dev, grading, reflect, report, training, workspace
 from challenge.commands import data as data_command
 from challenge.commands import viz as viz_command
 from challenge.errors import render_error
@@ -66,7 +66,7 @@ app.command("report")(report.report)
 app.command("submit")(bundle.submit)
 app.command("verify")(bundle.verify)
 app.command("show")(bundle.show)
-app.command("cohort")(bundle.cohort)
+app.add_typer(cohort.app, name="cohort")
 
 
 def _click_exceptions() -> tuple[type[Exception], ...]:

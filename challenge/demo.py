@@ -86,19 +86,20 @@ FAST_SKIP = "skipped in the fast demo"
 
 
 def run_demo(*, folder: Path, registry: Registry, full: bool, say: Say, show_result: Callable[[object, str], None],
-             bar: Bar | None = None) -> DemoResult:
-    total_hours = sum(s.hours for s in SCRIPT) + 24 * len(SCRIPT)
+             bar: Bar | None = None, handle: str = "demo-learner", script: tuple[Scene, ...] = SCRIPT) -> DemoResult:
+    """Play ``script`` as the learner ``handle`` (other scripts and handles make a simulated cohort)."""
+    total_hours = sum(s.hours for s in script) + 24 * len(script)
     clock = SimulatedClock(time.time() - total_hours * HOUR)
-    workspace = init_workspace(handle="demo-learner", path=folder / "workspace", clock=clock)
+    workspace = init_workspace(handle=handle, path=folder / "workspace", clock=clock)
     result = DemoResult(folder=folder, workspace=workspace, passed=[])
-    trained = [registry.get(s.milestone) for s in SCRIPT if registry.get(s.milestone).training is not None]
+    trained = [registry.get(s.milestone) for s in script if registry.get(s.milestone).training is not None]
     result.missing = missing_data(registry=registry, milestones=trained)
     lacking = {mid: item.corpus for item in result.missing for mid in item.milestones}
-    say(f"A simulated learner, 'demo-learner', starts in {workspace.root} (time is simulated; grading is real).")
-    if not full:
+    say(f"A simulated learner, '{handle}', starts in {workspace.root} (time is simulated; grading is real).")
+    if not full and trained:
         say(f"Fast demo: the module milestones only; {', '.join(m.id for m in trained)} train for minutes each "
             "and are skipped (`challenge demo --full` plays them).")
-    for scene in SCRIPT:
+    for scene in script:
         milestone = registry.get(scene.milestone)
         if milestone.training is not None and not full:
             result.not_played[milestone.id] = FAST_SKIP

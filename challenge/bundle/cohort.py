@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from challenge.bundle.extract import Limits
-from challenge.bundle.integrity import open_bundle
+from challenge.bundle.integrity import OpenedBundle, open_bundle
 from challenge.similarity import THRESHOLD, read_source, reference_similarity, similar_pairs
 from milestones import Registry
 
@@ -101,31 +101,61 @@ class Cohort:
 
 
 def load_cohort(*, sources: Sequence[Path], registry: Registry, limits: Limits = Limits()) -> Cohort:
-    from challenge.report import build_report
-
-    cohort = Cohort()
-    seen: dict[str, int] = {}
-    code: dict[str, dict[str, str]] = {}  # milestone -> learner label -> source
+    found: list[tuple[Learner, dict[str, str]]] = []
+    excluded: list[tuple[str, str]] = []
     for source in sources:
         with open_bundle(Path(source), limits=limits) as opened:
             if not opened.valid or opened.manifest is None:
                 reason = opened.problems[0].describe() if opened.problems else "unreadable"
-                cohort.excluded.append((str(source), reason))
+                excluded.append((str(source), reason))
                 continue
-            report = build_report(workspace_root=opened.workspace, registry=registry, now=opened.manifest.created_at)
-            seen[report.handle] = seen.get(report.handle, 0) + 1
-            label = report.handle if seen[report.handle] == 1 else f"{report.handle} #{seen[report.handle]}"
-            for m in report.milestones:
-                milestone = registry.get(m.id)
-                text = read_source(opened.workspace / milestone.folder / milestone.learner_file)
-                if text is not None:
-                    code.setdefault(m.id, {})[label] = text
-        cohort.learners.append(Learner(label=label, source=str(source), brier=report.calibration.brier, milestones={
-            m.id: LearnerMilestone(status=m.status, active_s=m.time.active_s, attempts=len(m.attempts),
-                                   first_pass=m.first_pass, help=m.hints_used + m.peeks,
-                                   predicted_pass=m.predicted_pass, predicted_hours=m.predicted_hours,
-                                   actual_hours=m.time.total_s / 3600)
-            for m in report.milestones}))
+            found.append(read_learner(opened=opened, registry=registry, source=str(source)))
+    return assemble(found, registry=registry, excluded=excluded)
+
+
+def read_learner(*, opened: OpenedBundle, registry: Registry, source: str) -> tuple[Learner, dict[str, str]]:
+    """A checked bundle's learner (labelled with the handle) and their code per milestone (id -> text).
+
+    Read through the learner's own report builder, as of the bundle's submit time; nothing runs.
+    """
+    from challenge.report import build_report
+
+    report = build_report(workspace_root=opened.workspace, registry=registry, now=opened.manifest.created_at)
+    code = {}
+    for m in report.milestones:
+        milestone = registry.get(m.id)
+        text = read_source(opened.workspace / milestone.folder / milestone.learner_file)
+        if text is not None:
+            code[m.id] = text
+    learner = Learner(label=report.handle, source=source, brier=report.calibration.brier, milestones={
+        m.id: LearnerMilestone(status=m.status, active_s=m.time.active_s, attempts=len(m.attempts),
+                               first_pass=m.first_pass, help=m.hints_used + m.peeks,
+                               predicted_pass=m.predicted_pass, predicted_hours=m.predicted_hours,
+                               actual_hours=m.time.total_s / 3600)
+        for m in report.milestones})
+    return learner, code
+
+
+def unique_labels(handles: Sequence[str]) -> list[str]:
+    """The handles in order, a second bundle with the same handle labelled "ada #2", a third "ada #3"."""
+    seen: dict[str, int] = {}
+    labels = []
+    for handle in handles:
+        seen[handle] = seen.get(handle, 0) + 1
+        labels.append(handle if seen[handle] == 1 else f"{handle} #{seen[handle]}")
+    return labels
+
+
+def assemble(found: Sequence[tuple[Learner, dict[str, str]]], *, registry: Registry,
+             excluded: Sequence[tuple[str, str]] = ()) -> Cohort:
+    """The cohort of ``found`` (learner labelled by handle, code per milestone), in the order given:
+    summaries per milestone and the similar code (what `challenge cohort` and `cohort merge` show)."""
+    cohort = Cohort(excluded=list(excluded))
+    code: dict[str, dict[str, str]] = {}  # milestone -> learner label -> source
+    for (learner, files), label in zip(found, unique_labels([learner.label for learner, _ in found])):
+        cohort.learners.append(replace(learner, label=label))
+        for milestone_id, text in files.items():
+            code.setdefault(milestone_id, {})[label] = text
     cohort.milestones = summarise(cohort.learners, registry)
     cohort.similar = like_reference(code, registry) + similar_code(code, registry)
     return cohort

@@ -158,15 +158,15 @@ def cohort_markdown(cohort: Cohort, *, now: float) -> str:
              f"Generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(now))}. Active time excludes pauses, idle "
              "gaps and self-reported time; calibration compares the chance each learner stated of passing at the "
              "first test with what happened (Brier: 0 perfect, 0.25 a coin's worth).", "", "## Per milestone", ""]
-    lines += _md_table(*cohort_milestone_rows(cohort))
+    lines += md_table(*cohort_milestone_rows(cohort))
     lines += ["", "## Where each learner falls", "",
               "pNN: percentile of active time among those who passed the milestone (lower is faster).", ""]
-    lines += _md_table(*cohort_learner_rows(cohort))
+    lines += md_table(*cohort_learner_rows(cohort))
     if cohort.similar:
         lines += ["", "## Similar code", "", f"Pairs of files that share at least {THRESHOLD:.0%} of their code "
                   "(renaming and layout do not count; the stub is left out), and files that share as much with the "
                   "reference.", ""]
-        lines += _md_table(*cohort_similarity_rows(cohort))
+        lines += md_table(*cohort_similarity_rows(cohort))
     if cohort.excluded:
         lines += ["", "## Left out", ""] + [f"- `{_md(source)}`: {_md(reason)}" for source, reason in cohort.excluded]
     return "\n".join(lines) + "\n"
@@ -176,7 +176,7 @@ def _md(text: str) -> str:
     return html.escape(" ".join(plain(text).split()), quote=False).replace("`", "'")
 
 
-def _md_table(headers: list[str], rows: list[list[str]]) -> list[str]:
+def md_table(headers: list[str], rows: list[list[str]]) -> list[str]:
     def row(cells: list[str]) -> str:
         return "| " + " | ".join(_md(c).replace("|", "\\|") for c in cells) + " |"
 

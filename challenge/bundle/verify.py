@@ -123,8 +123,13 @@ def isolation_problem() -> str | None:
 
 def verify_bundle(*, source: Path, registry: Registry, options: VerifyOptions = VerifyOptions(),
                   limits: Limits = Limits(), on_milestone: Callable[[str], None] | None = None,
-                  isolation: Callable[[], str | None] = isolation_problem) -> Verification:
-    """Check ``source`` and re-grade it; problems make ``exit_code`` 2 and stop before any code runs."""
+                  isolation: Callable[[], str | None] = isolation_problem,
+                  on_checked: Callable[[OpenedBundle], None] | None = None) -> Verification:
+    """Check ``source`` and re-grade it; problems make ``exit_code`` 2 and stop before any code runs.
+
+    ``on_checked`` is called with the extracted bundle once its integrity checks passed, before
+    anything runs (`challenge cohort verify` reads the learner's claims there without extracting twice).
+    """
     verification = Verification(source=str(source))
     with open_bundle(source, limits=limits) as opened:
         verification.problems.extend(opened.problems)
@@ -138,6 +143,8 @@ def verify_bundle(*, source: Path, registry: Registry, options: VerifyOptions = 
             verification.warnings.append(f"the bundle was graded with grader {manifest.grader_version}; "
                                          f"this is grader {grader.GRADER_VERSION}")
         verification.milestones = _claims(opened, registry)
+        if on_checked is not None:
+            on_checked(opened)
         if any(m.id in _known(registry) for m in verification.milestones):
             reason = isolation()
             if reason is not None:

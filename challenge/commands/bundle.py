@@ -1,5 +1,5 @@
-"""`challenge submit`, `verify`, `show` and `cohort`: the bundle a learner sends
-and what its receivers do with it."""
+"""`challenge submit`, `verify` and `show`: the bundle a learner sends and what
+its receivers do with it (a whole cohort: ``challenge.commands.cohort``)."""
 
 from __future__ import annotations
 
@@ -159,44 +159,3 @@ def show(
     else:
         sys.stdout.write(render_text(shown.report, format.value))
         sys.stdout.flush()
-
-
-class CohortFormat(str, Enum):
-    terminal = "terminal"
-    md = "md"
-
-
-def cohort(
-    bundles: Annotated[list[Path], typer.Argument(help="The learners' bundles.", show_default=False)],
-    format: Annotated[CohortFormat, typer.Option("--format", "-f", help="terminal or md.")] = CohortFormat.terminal,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the Markdown report here.")] = None,
-) -> None:
-    """Compare many learners' bundles, for programme organisers (nothing in them is run).
-
-    Per milestone: the spread of active time, pass rates, help used and calibration;
-    per learner: where they fall. A bundle failing an integrity check is left out
-    with the reason. Re-grade individuals with `challenge verify`.
-
-    Examples:
-      challenge cohort bundles/*.challenge.zip
-      challenge cohort bundles/*.challenge.zip --format md --output cohort.md
-    """
-    from challenge.bundle.cohort import load_cohort
-    from challenge.bundle.render import cohort_markdown, cohort_tables
-    from challenge.errors import UsageError
-    from challenge.storage import write_atomic
-    from milestones import load_registry
-
-    found = load_cohort(sources=bundles, registry=load_registry())
-    for source, reason in found.excluded:
-        out.warn(f"left out {source}: {reason}")
-    if not found.learners:
-        raise UsageError("None of the bundles could be read.", "Check them one by one with `challenge verify`.")
-    if output is not None:
-        write_atomic(output, cohort_markdown(found, now=time.time()))
-        out.success(f"Cohort report written to {output}")
-    elif format is CohortFormat.md:
-        sys.stdout.write(cohort_markdown(found, now=time.time()))
-    else:
-        for table in cohort_tables(found):
-            out.table(table)
