@@ -4,9 +4,10 @@ Each folder under ``fixtures/`` holds a learner file for milestone 01_attention
 (``attention.py``) and the expected results document (``expected.json``),
 normalised: per test its name, status and the first line of its message with
 digits masked; the overall status and the top-level message. Durations, seeds,
-hashes and absolute paths are dropped. ``run_milestone`` runs each fixture once
-(fixed seed, small per-call timeout) and the result is compared to the golden
-file. Regenerate after an intended change with::
+hashes and absolute paths are dropped. Each fixture runs once (fixed seed, small per-call
+timeout) through one warm sandbox, as ``challenge test`` grades, and the result
+is compared to the golden file; the slow set grades each again in a cold
+sandbox of its own, as ``verify`` does, against the same file. Regenerate after an intended change with::
 
     UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/grader/engine/test_engine_golden.py
 
@@ -103,6 +104,9 @@ class Engine:
             "@@SOCKET@@": str(self.socket_path),
         }
         self.results: dict[str, tuple[RunResult, float]] = {}
+        # One warm sandbox for the fixtures, as `challenge test` and `watch` grade; the fork bombs, which use up
+        # a sandbox's task limit, get cold ones. The slow set runs every fixture cold against the same files.
+        self.warm = api.WarmGrader()
         registry = load_registry()
         self.registry, self.milestone = registry, registry.get("attention")
 
@@ -128,7 +132,7 @@ class Engine:
         if case not in self.results:
             request = self.request(case)
             started = time.monotonic()
-            result = api.grade(request)
+            result = api.grade(request) if case in SLOW_CASES else self.warm.grade(request)
             self.results[case] = (result, time.monotonic() - started)
         return self.results[case]
 
@@ -146,6 +150,7 @@ class Engine:
         return text.replace(str(REPO), "@@REPO@@")
 
     def close(self) -> None:
+        self.warm.close()
         self.tcp.close()
         self.udp.close()
         self.unix.close()
@@ -228,6 +233,20 @@ def test_results_match_the_golden_file(engine, case):
     if case not in LOAD_DEPENDENT:
         assert got == expected
     assert wall < RUN_WALL_LIMIT_S + (30 if case in LOAD_DEPENDENT else 0)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(RUN_WALL_LIMIT_S + 30)
+@pytest.mark.parametrize("case", [c for c in CASES if c not in SLOW_CASES and c not in KNOWN_BUGS])
+def test_a_cold_sandbox_gives_the_golden_results(engine, case):
+    """`verify` and `train` start a sandbox per run: every fixture graded cold matches the same golden file."""
+    if case in NEEDS_ISOLATION and not engine.isolated:
+        pytest.skip(f"{case} needs the full sandbox, and this machine gives: {engine.sandbox}")
+    got = normalise(api.grade(engine.request(case)), engine)
+    expected = json.loads((FIXTURES / case / "expected.json").read_text())
+    assert [(t["name"], t["status"]) for t in got["tests"]] == [(t["name"], t["status"]) for t in expected["tests"]]
+    if case not in LOAD_DEPENDENT:
+        assert got == expected
 
 
 @pytest.mark.timeout(RUN_WALL_LIMIT_S + 30)
@@ -464,6 +483,7 @@ def test_hostile_fixtures_through_one_warm_sandbox_change_nothing(engine):
 def test_nothing_leaks(engine):
     """Last: after every run, no scratch folder, cgroup, file or process is left behind."""
     engine.run("reference_passes")
+    engine.warm.close()  # the warm sandbox's own folders go with it
     leftovers = list(engine.scratch_parent.iterdir())
     assert leftovers == [], leftovers
     for parent in _own_pids_cgroups():
