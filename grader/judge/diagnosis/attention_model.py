@@ -105,10 +105,6 @@ def sdpa(q, k, v, mask, variant) -> torch.Tensor:
                 allowed = ~allowed
             if variant.has("mask-transposed"):
                 allowed = allowed.transpose(-2, -1)
-    if variant.has("scores-transposed"):
-        if q.shape[-2] != k.shape[-2]:
-            raise Unpredictable("k @ q^T does not fit when T_q != T_k")
-        q, k = k, q
     scale = scale_of(variant, q.size(-1), d_v=v.size(-1))
     try:
         return attend(q, k, v, allowed, variant, scale=scale, rows=rows)
@@ -190,6 +186,8 @@ def _projections(w: MhaWeights, variant):
     if variant.has("qkv-chunks-permuted"):
         order = variant.param("qkv-chunks-permuted")
         (wq, wk, wv), (bq, bk, bv) = ([(wq, wk, wv)[i] for i in order], [(bq, bk, bv)[i] for i in order])
+    if has_bias and variant.has("bias-chunks-permuted"):
+        bq, bk, bv = [(bq, bk, bv)[i] for i in variant.param("bias-chunks-permuted")]
     if has_bias:
         missing = set()
         for name, groups in (("no-bias", BIAS_GROUPS), ("no-out-bias", ("out",)), ("no-qkv-bias", ("q", "k", "v")),
@@ -229,8 +227,8 @@ def _merge(y, b, t, d, variant):
 
 def dropout_site(variant) -> str:
     """Where multi-head attention's dropout acts in train mode: PyTorch drops attention weights."""
-    if variant.has("dropout-never-applied") or variant.has("dropout-keep-probability"):
-        return ""  # at p = 1: nothing dropped (keep probability 1 - p = 0 read as p = 0)
+    if variant.has("dropout-never-applied"):
+        return ""
     if variant.has("dropout-on-scores"):
         return "scores"
     if variant.has("dropout-after-out-proj"):
@@ -267,7 +265,9 @@ def mha(w: MhaWeights, x, variant, *, mask=None, pad=None, dropped: bool = False
     if mask is not None and variant.has("mask-ignored") and variant.param("mask-ignored"):
         rows = allowed_of(b, t, mask, pad, _without(variant, "mask-ignored"))
     scale = scale_of(variant, d // h, d_model=d)
-    site = dropout_site(variant) if dropped else ""
+    site = ""
+    if dropped and not variant.has("dropout-keep-probability"):  # p = 1 read as keep everything
+        site = dropout_site(variant)
     y = attend(q, k, v, allowed, variant, scale=scale, heads=True, dropped=site, rows=rows)
     y = _merge(y, b, t, d, variant)
     if variant.has("no-out-proj"):

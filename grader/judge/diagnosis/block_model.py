@@ -104,7 +104,7 @@ def _activation(z, kind: str, variant):
 
 def dropout_sites(variant) -> set[str]:
     """Where the block's dropout acts in train mode (PyTorch: all four)."""
-    if variant.has("dropout-never-applied") or variant.has("dropout-keep-probability"):
+    if variant.has("dropout-never-applied"):
         return set()
     sites = {"attention", "ff-hidden", "ff-output"}
     if variant.has("no-dropout-after-attention"):
@@ -123,7 +123,9 @@ def block(w: BlockWeights, x, variant, *, mask=None, pad=None, dropped: bool = F
     if dropout > 0 and not dropped and variant.has("dropout-in-eval"):
         raise Unpredictable("dropout active in eval mode: a random output")
     x = x.double()
-    sites = dropout_sites(variant) if dropped else set()
+    sites = set()
+    if dropped and not variant.has("dropout-keep-probability"):  # p = 1 read as keep everything
+        sites = dropout_sites(variant)
 
     def norm(z, which: int):
         if variant.has("norm1-used-twice"):

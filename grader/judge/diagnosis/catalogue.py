@@ -43,9 +43,10 @@ def _fill(param) -> str:
     return said
 
 
-def _order(param) -> str:
-    names = "".join("qkv"[i] for i in param)
-    return f"the chunks of in_proj_weight are used in the order {names} for q, k, v (the layout is [W_q; W_k; W_v])"
+def _order(param, what: str = "in_proj_weight") -> str:
+    names = ", ".join(f"{'qkv'[i]}'s" for i in param)
+    return (f"the chunks of {what} are used in the wrong order: q, k and v get {names} "
+            "(the layout is [q; k; v])")
 
 
 def _scale(param) -> str:
@@ -115,8 +116,6 @@ MISTAKES: tuple[MistakeSpec, ...] = (
                 "keepdim=True), 0.0) after the softmax).", ATTENTION, "fill"),
     MistakeSpec("bool-mask-added", "the boolean mask is added to the scores (+1 where allowed) instead of "
                 "masking with -inf", MASK_HINT, ATTENTION, "fill"),
-    MistakeSpec("scores-transposed", "the scores are k @ q^T: queries and keys swapped in the product",
-                "scores = q @ k.transpose(-2, -1): shape (..., T_q, T_k).", ("sdpa",), "order"),
     # -- key padding ------------------------------------------------------------------------------------
     MistakeSpec("key-padding-ignored", "key_padding_mask is ignored (never applied, or not passed on to the "
                 "attention)", PAD_HINT, HEADS, "padding"),
@@ -134,6 +133,9 @@ MISTAKES: tuple[MistakeSpec, ...] = (
     MistakeSpec("qkv-chunks-permuted", "the chunks of in_proj_weight are used in the wrong order",
                 "in_proj_weight.chunk(3) gives W_q, W_k, W_v in that order (in_proj_bias too).", MODULES, "order",
                 params=PERMUTATIONS[1:], describe=_order),
+    MistakeSpec("bias-chunks-permuted", "the chunks of in_proj_bias are used in the wrong order",
+                "in_proj_bias.chunk(3) gives b_q, b_k, b_v in that order.", MODULES, "bias-order",
+                params=PERMUTATIONS, describe=lambda param: _order(param, "in_proj_bias")),
     MistakeSpec("no-transpose-weights", "weights applied without transposing: F.linear computes x @ W.T + b",
                 "nn.Linear and F.linear compute x @ W.T + b: copy W as it is into an nn.Linear, or use x @ W.T.",
                 MODULES, "transpose"),

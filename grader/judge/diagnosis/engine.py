@@ -194,10 +194,15 @@ def _join(labels: Sequence[str], limit: int) -> str:
 
 
 def evidence(passing: Sequence[Probe], failing: Sequence[Probe]) -> str:
-    """'passes with every bias zero and only the q bias non-zero; fails with only out_proj.bias non-zero'."""
-    groups = {p.group for p in failing}
-    near = [p.label for p in passing if p.group in groups] or [p.label for p in passing]
-    parts = ([f"passes with {_join(near, 4)}"] if near else []) + [f"fails with {_join([p.label for p in failing], 4)}"]
+    """'passes with every bias zero and only the q bias non-zero; fails with only out_proj.bias non-zero'.
+
+    Probes of a group where some pass and some fail say the most, so they come first."""
+    failing_groups, passing_groups = {p.group for p in failing}, {p.group for p in passing}
+    mixed = failing_groups & passing_groups
+    near = [p.label for p in passing if p.group in mixed] or [p.label for p in passing if p.group in failing_groups]
+    near = near or [p.label for p in passing]
+    wrong = [p.label for p in failing if p.group in mixed] + [p.label for p in failing if p.group not in mixed]
+    parts = ([f"passes with {_join(near, 4)}"] if near else []) + [f"fails with {_join(wrong, 4)}"]
     return "; ".join(parts)
 
 
