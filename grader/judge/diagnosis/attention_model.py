@@ -53,7 +53,8 @@ def attend(q, k, v, allowed, variant, *, scale: float, heads: bool = False, drop
     """softmax(q k^T * scale) v over the last two axes; ``allowed`` (True = may attend) broadcasts
     to (..., T_q, T_k) or is None. ``dropped``: where dropout with p = 1 zeroes everything (train mode):
     "weights" (PyTorch), "scores" (before the softmax), or "" (not here). ``rows``: the mask whose
-    fully masked rows give zeros, when it is not ``allowed`` (a mask read only for that)."""
+    fully masked rows give zeros, when it is not ``allowed`` (the mask as given, when the mistake is
+    in how the scores are masked)."""
     scores = q @ k.transpose(-2, -1)
     after = variant.has("scale-after-softmax")
     if not after:
@@ -79,13 +80,12 @@ def attend(q, k, v, allowed, variant, *, scale: float, heads: bool = False, drop
     elif heads and variant.has("softmax-over-heads"):
         dim = 1
     weights = softmax(scores, dim, variant)
-    if rows is not None:
+    if allowed is not None and after_softmax:
+        weights = weights.masked_fill(~allowed, 0.0)
+    elif rows is not None:
         weights = weights.masked_fill(~rows.any(-1, keepdim=True), 0.0)
-    if allowed is not None:
-        if after_softmax:
-            weights = weights.masked_fill(~allowed, 0.0)
-        elif zero_empty:
-            weights = weights.masked_fill(~allowed.any(-1, keepdim=True), 0.0)
+    elif allowed is not None and zero_empty:
+        weights = weights.masked_fill(~allowed.any(-1, keepdim=True), 0.0)
     if after:
         weights = weights * scale
     if dropped == "weights":
@@ -105,6 +105,7 @@ def sdpa(q, k, v, mask, variant) -> torch.Tensor:
                 allowed = ~allowed
             if variant.has("mask-transposed"):
                 allowed = allowed.transpose(-2, -1)
+                rows = mask if variant.param("mask-transposed") else None
     scale = scale_of(variant, q.size(-1), d_v=v.size(-1))
     try:
         return attend(q, k, v, allowed, variant, scale=scale, rows=rows)
@@ -262,8 +263,10 @@ def mha(w: MhaWeights, x, variant, *, mask=None, pad=None, dropped: bool = False
     q, k, v = (_split(z, b, t, split_heads, variant) for z in (q, k, v))
     allowed = allowed_of(b, t, mask, pad, variant)
     rows = None
-    if mask is not None and variant.has("mask-ignored") and variant.param("mask-ignored"):
-        rows = allowed_of(b, t, mask, pad, _without(variant, "mask-ignored"))
+    if mask is not None:
+        for mistake in ("mask-ignored", "mask-transposed"):  # True: rows with no key are found on the mask as given
+            if variant.has(mistake) and variant.param(mistake):
+                rows = allowed_of(b, t, mask, pad, _without(variant, mistake))
     scale = scale_of(variant, d // h, d_model=d)
     site = ""
     if dropped and not variant.has("dropout-keep-probability"):  # p = 1 read as keep everything

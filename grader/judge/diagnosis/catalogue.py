@@ -106,7 +106,7 @@ MISTAKES: tuple[MistakeSpec, ...] = (
                 "True = blocked)", MASK_HINT, ATTENTION, "mask"),
     MistakeSpec("mask-transposed", "the mask is applied transposed: mask[..., i, j] says whether query i may attend "
                 "to key j", "Mask the scores (..., T_q, T_k) with the mask as given, without transposing it.",
-                ATTENTION, "mask"),
+                ATTENTION, "mask", params=(False, True)),  # True: fully masked rows still found on the mask as given
     MistakeSpec("mask-after-softmax", "the mask zeroes weights after the softmax, so the remaining weights no longer "
                 "sum to 1", MASK_HINT, ATTENTION, "fill"),
     MistakeSpec("finite-fill", "masked scores filled with a finite number instead of -inf", MASK_HINT, ATTENTION,

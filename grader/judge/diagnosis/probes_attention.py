@@ -42,6 +42,7 @@ def sdpa_probes(learner) -> list[Probe]:
     add("anti-causal", "the causal mask transposed", "masks", qs, ks, vs, causal.T.contiguous())
     per_item = torch.rand(2, 3, 5, generator=rng) < 0.5
     per_item[..., 1] = True
+    per_item[..., 0] = False  # a key no query may see: transposed, a query that sees nothing
     add("per-item", "a (B, T_q, T_k) mask", "masks", q, k, v, per_item)
     empty = per_item.clone()
     empty[0, 1] = False

@@ -70,6 +70,7 @@ def _shared_probes(build: _Builder, rng: torch.Generator, heads: int) -> tuple[M
     build.forward("anti-causal", "the causal mask transposed", "masks", w, x, mask=causal(T).T, key="main")
     per_item = torch.rand(B, T, T, generator=rng) < 0.5
     per_item[..., 1] = True
+    per_item[..., 0] = False  # a key no query may see: transposed, a query that sees nothing
     build.forward("per-item", "a (B, T, T) mask", "masks", w, x, mask=per_item, key="main")
     empty = per_item.clone()
     empty[0, 2] = False
