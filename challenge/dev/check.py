@@ -11,7 +11,11 @@ For each milestone (like rustlings' ``dev check``):
   the reference) does not pass, and its *first* failing test names the bug: its
   diagnosis (mistake id, summary), message or hint contains the mutant's
   ``expect`` (case-insensitive), so that what the learner reads first is the
-  cause, not a symptom another test happens to name. A mutant
+  cause, not a symptom another test happens to name. This holds for every
+  ``expect`` that is a mistake id of the differential diagnosis
+  (``grader.judge.diagnosis.catalogue``); a message text (milestones whose tests
+  no probes diagnose yet) may be named by a later failing test, and the row
+  says "named by a later test". A mutant
   whose edits no longer apply to the reference fails by name as *stale*,
   without running;
 - the reference and every alternative (``alternatives/*.py``: another valid
@@ -272,9 +276,20 @@ def judge(entry: Entry, result, seed: int) -> Verdict:
     needle = entry.expect.lower()
     if needle and needle in _first_said(result).lower():
         return Verdict(True, f"caught and named ({summary})", "", seed)
+    if needle and not _is_mistake_id(entry.expect) and any(needle in _told(t).lower() for t in _failures(result)):
+        return Verdict(True, f"caught and named by a later test ({summary})", "", seed)
     return Verdict(False, f"caught, not named first ({summary})",
                    f"the first failing test does not say '{entry.expect}'. The grader said:\n"
                    f"{_what_it_said(result)}", seed)
+
+
+def _is_mistake_id(expect: str) -> bool:
+    """Is ``expect`` a mistake the differential diagnosis names (``grader.judge.diagnosis.catalogue``)? Those
+    must be named by the first failing test; a message text (milestones whose tests are not diagnosed by
+    probes yet) may still be named by a later test, and the row says so."""
+    from grader.judge.diagnosis.catalogue import BY_ID  # torch: only once a mutant has run
+
+    return expect in BY_ID
 
 
 def check_entry(*, registry: Registry, milestone: Milestone, entry: Entry, seeds: Iterable[int],

@@ -107,6 +107,14 @@ def test_a_mutant_is_named_only_by_its_first_failing_test():
     assert devcheck.judge(mutant, _result(later, first), DEFAULT_SEED).ok
 
 
+def test_a_message_text_may_be_named_by_a_later_test_and_the_row_says_so():
+    mutant = _mutant(expect="zebra crossing")
+    first, later = _failed("first", message="values differ"), _failed("later", message="a zebra crossing")
+    verdict = devcheck.judge(mutant, _result(first, later), DEFAULT_SEED)
+    assert verdict.ok and "later test" in verdict.got
+    assert not devcheck.judge(mutant, _result(first), DEFAULT_SEED).ok
+
+
 @pytest.mark.parametrize("said", [{"mistake": "no-scale"}, {"message": "the no-scale mutant's words"},
                                   {"hint": "see no-scale"}])
 def test_the_first_failure_names_the_mistake_by_diagnosis_message_or_hint(said):
