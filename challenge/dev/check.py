@@ -8,11 +8,19 @@ For each milestone (like rustlings' ``dev check``):
 - the stub does not pass, but loads (it fails test by test);
 - the reference passes;
 - every mutant (an entry of ``mutants.yaml``: one plausible bug, made by editing
-  the reference) does not pass, and some failing test *names* the bug: its
-  message or hint contains the mutant's ``expect`` (case-insensitive). A mutant
+  the reference) does not pass, and its *first* failing test names the bug: its
+  diagnosis (mistake id, summary), message or hint contains the mutant's
+  ``expect`` (case-insensitive), so that what the learner reads first is the
+  cause, not a symptom another test happens to name. This holds for every
+  ``expect`` that is a mistake id of the differential diagnosis
+  (``grader.judge.diagnosis.catalogue``); a message text (milestones whose tests
+  no probes diagnose yet) may be named by a later failing test, and the row
+  says "named by a later test". A mutant
   whose edits no longer apply to the reference fails by name as *stale*,
   without running;
-- every alternative (``alternatives/*.py``: another valid solution) passes.
+- the reference and every alternative (``alternatives/*.py``: another valid
+  solution) pass with no hint and no diagnosis on any test: a probe that
+  accuses a valid solution is a bug in the judge.
 
 Runs go through the same engine as ``challenge test`` with the built-ins policy
 of a learner who passed every earlier milestone, each entry's text written to a
@@ -206,10 +214,26 @@ def _failures(result) -> list:
     return [t for t in result.tests if t.status != "pass"]
 
 
-def _said(result) -> list[str]:
-    """Everything the grader told the learner: per-test messages and hints, and the run message."""
-    said = [f"{t.message}\n{t.hint}" for t in _failures(result)]
-    return said + ([result.message] if result.message else [])
+def _told(test) -> str:
+    """What the grader told the learner about one test: its diagnosis, message and hint."""
+    d = test.diagnosis
+    diagnosis = f"{d.mistake}\n{d.summary}\n" if d is not None else ""
+    return f"{diagnosis}{test.message}\n{test.hint}"
+
+
+def _first_said(result) -> str:
+    """What the learner reads first: the first failing test (or the run message when no test ran)."""
+    failures = _failures(result)
+    if failures:
+        return _told(failures[0])
+    return result.message or ""
+
+
+def _accusations(result) -> list[str]:
+    """Hints and diagnoses on a run that should carry none (the reference, an alternative)."""
+    return [f"- {t.name}: " + (f"diagnosis {t.diagnosis.mistake or '(localised)'}: {_short(t.diagnosis.summary, 160)}"
+                               if t.diagnosis is not None else f"hint: {_short(t.hint, 160)}")
+            for t in result.tests if t.hint or t.diagnosis is not None]
 
 
 def _summary(result) -> str:
@@ -219,7 +243,9 @@ def _summary(result) -> str:
 
 
 def _what_it_said(result, limit: int = 4) -> str:
-    lines = [f"- {t.name}: {_short(t.message, 200)}" + (f" | hint: {_short(t.hint, 160)}" if t.hint else "")
+    lines = [f"- {t.name}: " + (f"[{t.diagnosis.mistake or 'localised'}: {_short(t.diagnosis.summary, 120)}] "
+                                 if t.diagnosis is not None else "") + _short(t.message, 200)
+             + (f" | hint: {_short(t.hint, 160)}" if t.hint else "")
              for t in _failures(result)[:limit]]
     if result.message:
         lines.insert(0, f"- (run) {_short(result.message, 300)}")
@@ -234,8 +260,12 @@ def judge(entry: Entry, result, seed: int) -> Verdict:
     if harness:
         return Verdict(False, f"{summary}; harness error", _what_it_said(result), seed)
     if entry.role in ("reference", "alternative"):
-        ok = result.status == "pass"
-        return Verdict(ok, summary, "" if ok else _what_it_said(result), seed)
+        if result.status != "pass":
+            return Verdict(False, summary, _what_it_said(result), seed)
+        accused = _accusations(result)
+        if accused:
+            return Verdict(False, f"{summary}, with hints or diagnoses", "\n".join(accused), seed)
+        return Verdict(True, summary, "", seed)
     if entry.role == "stub":
         ok = result.status == "fail"
         detail = "" if ok else ("the stub passes: the tests accept an unsolved file" if result.status == "pass"
@@ -244,11 +274,22 @@ def judge(entry: Entry, result, seed: int) -> Verdict:
     if result.status == "pass":  # mutant
         return Verdict(False, f"survived: {summary}", "every test passes for this mutant", seed)
     needle = entry.expect.lower()
-    named = bool(needle) and any(needle in text.lower() for text in _said(result))
-    if named:
+    if needle and needle in _first_said(result).lower():
         return Verdict(True, f"caught and named ({summary})", "", seed)
-    return Verdict(False, f"caught, not named ({summary})",
-                   f"no failing test says '{entry.expect}'. The grader said:\n{_what_it_said(result)}", seed)
+    if needle and not _is_mistake_id(entry.expect) and any(needle in _told(t).lower() for t in _failures(result)):
+        return Verdict(True, f"caught and named by a later test ({summary})", "", seed)
+    return Verdict(False, f"caught, not named first ({summary})",
+                   f"the first failing test does not say '{entry.expect}'. The grader said:\n"
+                   f"{_what_it_said(result)}", seed)
+
+
+def _is_mistake_id(expect: str) -> bool:
+    """Is ``expect`` a mistake the differential diagnosis names (``grader.judge.diagnosis.catalogue``)? Those
+    must be named by the first failing test; a message text (milestones whose tests are not diagnosed by
+    probes yet) may still be named by a later test, and the row says so."""
+    from grader.judge.diagnosis.catalogue import BY_ID  # torch: only once a mutant has run
+
+    return expect in BY_ID
 
 
 def check_entry(*, registry: Registry, milestone: Milestone, entry: Entry, seeds: Iterable[int],

@@ -19,11 +19,18 @@ F32 = {"atol": 1e-4, "rtol": 1e-3}
 
 
 class GradingFailure(AssertionError):
-    """A test found learner output wrong; ``hint`` names the likely mistake."""
+    """A test found learner output wrong; ``hint`` names the likely mistake.
 
-    def __init__(self, message: str, hint: str = ""):
+    ``names``: the ids (``grader.judge.diagnosis.catalogue``) of the mistakes the hint
+    names, so that a hint is dropped when the probes rule its cause out;
+    ``diagnosis``: what the probes showed (``Diagnosis`` fields), copied into the result.
+    """
+
+    def __init__(self, message: str, hint: str = "", *, names: Iterable[str] = ()):
         super().__init__(message)
         self.message, self.hint = message, hint
+        self.names = frozenset(names)
+        self.diagnosis: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -67,8 +74,10 @@ def close_enough(got: torch.Tensor, expected: torch.Tensor, atol: float, rtol: f
 
 
 def check_tensor(got, expected: torch.Tensor, *, what: str, case: str, atol: float, rtol: float,
-                 mistakes: Iterable[Mistake] = (), hint: str = "", check_dtype: bool = True) -> None:
-    """Raise GradingFailure unless ``got`` is a tensor equal to ``expected`` within tolerance."""
+                 mistakes: Iterable[Mistake] = (), hint: str = "", check_dtype: bool = True,
+                 names: Iterable[str] = ()) -> None:
+    """Raise GradingFailure unless ``got`` is a tensor equal to ``expected`` within tolerance;
+    ``names``: the mistake ids ``hint`` names (see GradingFailure)."""
     where = f"{what} for {case}"
     if not isinstance(got, torch.Tensor):
         raise GradingFailure(f"{where}: expected a torch.Tensor of shape {_shape(expected)}, got {describe_value(got)}.",
@@ -104,9 +113,12 @@ def check_tensor(got, expected: torch.Tensor, *, what: str, case: str, atol: flo
     likely = next((m.hint for m in mistakes if _matches(g, m)), "")
     if likely:
         lines.append("  Your output is exactly what a known mistake produces (see the hint).")
-    elif bad_nan.any():
-        likely = "NaN usually comes from a softmax over a row that is all -inf (every key masked), or 0 * inf."
-    raise GradingFailure("\n".join(lines), likely or hint)
+        raise GradingFailure("\n".join(lines), likely)
+    if bad_nan.any():
+        raise GradingFailure("\n".join(lines), "NaN usually comes from a softmax over a row that is all -inf (every "
+                             "key masked), from exp overflowing, or from 0 * inf.",
+                             names={"empty-rows-nan", "softmax-without-max"})
+    raise GradingFailure("\n".join(lines), hint, names=names)
 
 
 def _matches(got: torch.Tensor, mistake: Mistake) -> bool:

@@ -1,12 +1,20 @@
-"""Hidden tests for milestone 2: multi-head attention against nn.MultiheadAttention."""
+"""Hidden tests for milestone 2: multi-head attention against nn.MultiheadAttention, in eval mode
+and in train mode (dropout where PyTorch drops, as often, and scaled the same).
 
-import math
+A failed comparison is explained by the "multihead" probes (grader.judge.diagnosis).
+"""
 
 import pytest
 import torch
 import torch.nn as nn
 
-from grader.judge.compare import F64, GradingFailure, Mistake, check_tensor, check_unchanged
+from grader.judge.compare import F64, GradingFailure, check_tensor, check_unchanged
+from grader.judge.diagnosis import MhaWeights, explained
+from grader.judge.diagnosis import mha as model_mha
+from grader.judge.diagnosis.dropout import mha_case, mha_expected, mha_stats, same_stats
+from grader.judge.diagnosis.engine import REFERENCE
+from grader.judge.diagnosis.lab import torch_mha
+from grader.judge.diagnosis.probes_multihead import large_scores
 from grader.judge.support import DTYPES, causal_mask, distinct_sizes, padding_mask, randint, randn, random_mask
 
 
@@ -66,82 +74,15 @@ def expected_output(mha, x, mask=None, key_padding_mask=None):
     return out
 
 
-def functional_mha(mha, x, allowed, *, mistake=None, query_padding=None):
-    """A judge-side multi-head attention that can reproduce known mistakes."""
-    x = x.double()
-    b, t, d = x.shape
-    h = mha.num_heads
-    w = mha.in_proj_weight.double()
-    bias = mha.in_proj_bias.double() if mha.in_proj_bias is not None else torch.zeros(3 * d, dtype=torch.float64)
-    if mistake == "no-bias":
-        bias = torch.zeros_like(bias)
-    transpose_weights = mistake != "no-transpose-weights"
-    if not transpose_weights:
-        q, k, v = (x @ w_i + b_i for w_i, b_i in zip(w.chunk(3), bias.chunk(3)))
-    else:
-        q, k, v = (x @ w_i.T + b_i for w_i, b_i in zip(w.chunk(3), bias.chunk(3)))
-    if mistake == "qk-swapped":
-        q, k = k, q
-    if mistake == "heads-without-transpose":
-        q, k, v = (z.reshape(b, h, t, d // h) for z in (q, k, v))
-    else:
-        q, k, v = (z.view(b, t, h, d // h).transpose(1, 2) for z in (q, k, v))
-    scale = {"scale-d-model": math.sqrt(d), "no-scale": 1.0}.get(mistake, math.sqrt(d // h))
-    if mistake == "padding-on-queries":
-        allowed = query_padding
-    fill = -1e9 if mistake == "finite-fill" else float("-inf")
-    scores = (q @ k.transpose(-2, -1) / scale).masked_fill(~allowed, fill)
-    weights = torch.softmax(scores, -2 if mistake == "softmax-over-queries" else -1).nan_to_num(0.0)
-    y = weights @ v
-    y = y.reshape(b, t, d) if mistake == "merge-without-transpose" else y.transpose(1, 2).reshape(b, t, d)
-    if mistake == "no-out-proj":
-        return y
-    ob = mha.out_proj.bias.double() if mha.out_proj.bias is not None and mistake != "no-bias" else 0
-    out_weight = mha.out_proj.weight.double()
-    return y @ (out_weight.T if transpose_weights else out_weight) + ob
-
-
-MISTAKES = {
-    "heads-without-transpose": "heads split by viewing (B, T, d_model) as (B, H, T, d_head) without the transpose: "
-                               "the shapes fit but tokens are mixed between heads.",
-    "merge-without-transpose": "heads merged by viewing (B, H, T, d_head) as (B, T, d_model) without transposing back.",
-    "scale-d-model": "scores scaled by 1/sqrt(d_model) instead of 1/sqrt(d_head).",
-    "no-out-proj": "the output projection (out_proj) is missing.",
-    "no-bias": "the biases were not loaded (in_proj_bias and out_proj.bias).",
-    "qk-swapped": "q and k taken from the wrong chunks of in_proj_weight (order is [W_q; W_k; W_v]).",
-    "no-transpose-weights": "weights applied without transposing: F.linear computes x @ W.T + b.",
-    "padding-on-queries": "key_padding_mask applied to the queries instead of the keys.",
-    "no-scale": "no 1/sqrt(d_head) scaling of the scores. Did you scale by 1/sqrt(d_head)?",
-    "softmax-over-queries": "softmax over the queries axis (dim=-2) instead of the keys (dim=-1).",
-    "finite-fill": "masked scores filled with a finite number instead of -inf, so a query with nothing to attend to "
-                   "averages all values instead of getting zeros.",
-}
-
-
-def mistakes_for(mha, x, mask=None, key_padding_mask=None):
-    b, t, _ = x.shape
-    allowed = allowed_from(b, t, mask, key_padding_mask)
-    query_padding = allowed_from(b, t, mask, None)
-    if key_padding_mask is not None:
-        query_padding = query_padding & ~key_padding_mask[:, None, :, None]
-    found = [Mistake(hint, lambda name=name: functional_mha(mha, x, allowed, mistake=name, query_padding=query_padding))
-             for name, hint in MISTAKES.items() if name != "padding-on-queries" or key_padding_mask is not None]
-    if mask is not None or key_padding_mask is not None:
-        found.append(Mistake("the masks are ignored.",
-                             lambda: functional_mha(mha, x, torch.ones_like(allowed))))
-    if mask is not None:
-        found.append(Mistake("the attention mask is inverted: True means 'may attend' here (nn.MultiheadAttention "
-                             "uses True = blocked).", lambda: functional_mha(mha, x, allowed_from(b, t, ~mask, key_padding_mask))))
-    if key_padding_mask is not None:
-        found.append(Mistake("key_padding_mask is inverted: True marks padding.",
-                             lambda: functional_mha(mha, x, allowed_from(b, t, mask, ~key_padding_mask))))
-    return found
-
-
-def check(module, mha, x, *, case, tol=F64, mask=None, key_padding_mask=None):
+def check(learner, module, mha, x, *, case, tol=F64, mask=None, key_padding_mask=None, names=(), hint=""):
     got = module(x, mask=mask, key_padding_mask=key_padding_mask)
-    check_tensor(got, expected_output(mha, x, mask, key_padding_mask), what="MultiHeadAttention.forward", case=case,
-                 **tol, mistakes=mistakes_for(mha, x, mask, key_padding_mask))
+    weights = MhaWeights.of(mha)
+    with explained(learner, "multihead", got=got,
+                   predict=lambda variant: model_mha(weights, x, variant, mask=mask, pad=key_padding_mask,
+                                                     dropout=mha.dropout),
+                   atol=max(1e-5, 10 * tol["atol"]), rtol=max(1e-4, 10 * tol["rtol"])):
+        check_tensor(got, expected_output(mha, x, mask, key_padding_mask), what="MultiHeadAttention.forward",
+                     case=case, **tol, hint=hint, names=names)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -153,14 +94,14 @@ def test_matches_torch_without_masks(learner, rng, dtype, bias):
     mha = reference_mha(rng, d_model, heads, bias=bias, dtype=torch_dtype)
     module = load(learner, mha, d_model, heads, bias=bias, dtype=torch_dtype)
     x = randn(rng, b, t, d_model, dtype=torch_dtype)
-    check(module, mha, x, case=f"x {tuple(x.shape)}, {heads} heads, bias={bias}, {dtype}", tol=tol)
+    check(learner, module, mha, x, case=f"x {tuple(x.shape)}, {heads} heads, bias={bias}, {dtype}", tol=tol)
 
 
 def test_one_head(learner, rng):
     """one head (then it is single-head attention)"""
     b, t, d_model = distinct_sizes(rng, 3, 2, 9)
     mha = reference_mha(rng, d_model, 1)
-    check(load(learner, mha, d_model, 1), mha, randn(rng, b, t, d_model), case=f"1 head, d_model={d_model}")
+    check(learner, load(learner, mha, d_model, 1), mha, randn(rng, b, t, d_model), case=f"1 head, d_model={d_model}")
 
 
 def test_many_heads_of_size_one(learner, rng):
@@ -168,14 +109,14 @@ def test_many_heads_of_size_one(learner, rng):
     b, t = distinct_sizes(rng, 2, 2, 5)
     d_model = 6
     mha = reference_mha(rng, d_model, d_model)
-    check(load(learner, mha, d_model, d_model), mha, randn(rng, b, t, d_model), case="6 heads of size 1")
+    check(learner, load(learner, mha, d_model, d_model), mha, randn(rng, b, t, d_model), case="6 heads of size 1")
 
 
 def test_single_token(learner, rng):
     """a sequence of one token"""
     b, _, d_model, heads = sizes(rng)
     mha = reference_mha(rng, d_model, heads)
-    check(load(learner, mha, d_model, heads), mha, randn(rng, b, 1, d_model), case=f"sequence length 1, {heads} heads")
+    check(learner, load(learner, mha, d_model, heads), mha, randn(rng, b, 1, d_model), case=f"sequence length 1, {heads} heads")
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -185,7 +126,7 @@ def test_causal_mask(learner, rng, dtype):
     b, t, d_model, heads = sizes(rng)
     mha = reference_mha(rng, d_model, heads, dtype=torch_dtype)
     x = randn(rng, b, t, d_model, dtype=torch_dtype)
-    check(load(learner, mha, d_model, heads, dtype=torch_dtype), mha, x, mask=causal_mask(t), tol=tol,
+    check(learner, load(learner, mha, d_model, heads, dtype=torch_dtype), mha, x, mask=causal_mask(t), tol=tol,
           case=f"x {tuple(x.shape)} with a causal mask, {heads} heads, {dtype}")
 
 
@@ -195,7 +136,7 @@ def test_per_item_mask(learner, rng):
     mha = reference_mha(rng, d_model, heads)
     mask = random_mask(rng, b, t, t)
     mask[..., 0] = True
-    check(load(learner, mha, d_model, heads), mha, randn(rng, b, t, d_model), mask=mask,
+    check(learner, load(learner, mha, d_model, heads), mha, randn(rng, b, t, d_model), mask=mask,
           case=f"a random mask of shape {tuple(mask.shape)}, {heads} heads")
 
 
@@ -204,7 +145,7 @@ def test_key_padding_mask(learner, rng):
     b, t, d_model, heads = sizes(rng)
     mha = reference_mha(rng, d_model, heads)
     pad = padding_mask(rng, b, t)
-    check(load(learner, mha, d_model, heads), mha, randn(rng, b, t, d_model), key_padding_mask=pad,
+    check(learner, load(learner, mha, d_model, heads), mha, randn(rng, b, t, d_model), key_padding_mask=pad,
           case=f"key padding {pad.int().tolist()} (1 = padding), {heads} heads")
 
 
@@ -213,7 +154,7 @@ def test_causal_and_padding_together(learner, rng):
     b, t, d_model, heads = sizes(rng)
     mha = reference_mha(rng, d_model, heads)
     pad = padding_mask(rng, b, t)
-    check(load(learner, mha, d_model, heads), mha, randn(rng, b, t, d_model), mask=causal_mask(t),
+    check(learner, load(learner, mha, d_model, heads), mha, randn(rng, b, t, d_model), mask=causal_mask(t),
           key_padding_mask=pad, case=f"a causal mask plus key padding {pad.int().tolist()}")
 
 
@@ -223,7 +164,7 @@ def test_all_padding_item_gives_no_nan(learner, rng):
     b = max(b, 3)
     mha = reference_mha(rng, d_model, heads)
     pad = padding_mask(rng, b, t, allow_empty=True)
-    check(load(learner, mha, d_model, heads), mha, randn(rng, b, t, d_model), key_padding_mask=pad,
+    check(learner, load(learner, mha, d_model, heads), mha, randn(rng, b, t, d_model), key_padding_mask=pad,
           case=f"key padding {pad.int().tolist()} where the last item is all padding")
 
 
@@ -240,9 +181,11 @@ def test_biases_are_loaded(learner, rng):
         learner.seed(0)  # the same initialisation for both: only what is loaded differs
         outputs.append(load(learner, source, d_model, heads)(x))
     if all(isinstance(o, torch.Tensor) for o in outputs) and torch.equal(outputs[0], outputs[1]):
-        raise GradingFailure("Two nn.MultiheadAttention modules that differ only in their biases gave exactly the "
-                             "same output after load_torch_weights: the biases were not copied.",
-                             "Copy in_proj_bias (in the same layout as in_proj_weight) and out_proj.bias too.")
+        with explained(learner, "multihead"):
+            raise GradingFailure("Two nn.MultiheadAttention modules that differ only in their biases gave exactly the "
+                                 "same output after load_torch_weights: the biases were not copied.",
+                                 "Copy in_proj_bias (in the same layout as in_proj_weight) and out_proj.bias too.",
+                                 names={"biases-not-loaded"})
 
 
 def test_dropout_is_off_in_eval_mode(learner, rng):
@@ -250,10 +193,57 @@ def test_dropout_is_off_in_eval_mode(learner, rng):
     b, t, d_model, heads = sizes(rng)
     mha = reference_mha(rng, d_model, heads, dropout=0.5)
     module = load(learner, mha, d_model, heads, dropout=0.5)
+    check(learner, module, mha, randn(rng, b, t, d_model), case="dropout=0.5 after .eval()",
+          hint="Dropout still active in eval mode? Use nn.Dropout or F.dropout(..., training=self.training).",
+          names={"dropout-in-eval"})
+
+
+def test_large_scores(learner, rng):
+    """scores up to 1500 (|scores| >= 1e3) under a causal mask: no overflow, no NaN"""
+    b, t, d_model, heads = sizes(rng)
     x = randn(rng, b, t, d_model)
+    mha = torch_mha(large_scores(MhaWeights.of(reference_mha(rng, d_model, heads)), x))
+    check(learner, load(learner, mha, d_model, heads), mha, x, mask=causal_mask(t),
+          case=f"x {tuple(x.shape)}, {heads} heads, W_q and W_k scaled so that the largest |score| is 1500")
+
+
+def test_train_mode_with_dropout_one(learner, rng):
+    """train mode with dropout=1: every attention weight is dropped, as in nn.MultiheadAttention"""
+    b, t, d_model, heads = sizes(rng)
+    mha = reference_mha(rng, d_model, heads, dropout=1.0)
+    module = load(learner, mha, d_model, heads, dropout=1.0).train()
+    x = randn(rng, b, t, d_model)
+    learner.seed(randint(rng, 0, 2**30))
     got = module(x)
-    check_tensor(got, expected_output(mha, x), what="MultiHeadAttention.forward", case="dropout=0.5 after .eval()",
-                 **F64, hint="Dropout still active in eval mode? Use nn.Dropout or F.dropout(..., training=self.training).")
+    with torch.no_grad():
+        expected = mha.train()(x, x, x, need_weights=False)[0]
+    weights = MhaWeights.of(mha.eval())
+    with explained(learner, "multihead", got=got, predict=lambda variant: model_mha(weights, x, variant, dropped=True)):
+        check_tensor(got, expected, what="MultiHeadAttention.forward in train mode", case="dropout=1.0, where "
+                     "PyTorch drops every attention weight (after the softmax): only out_proj.bias is left", **F64)
+
+
+def test_train_mode_dropout_statistics(learner, rng):
+    """train mode with dropout=0.25: a quarter of the attention weights dropped, the rest scaled by 1/(1-p)"""
+    p, heads, d_head, t = 0.25, 2, 5, 4
+    weights, x = mha_case(64, t, heads, d_head)
+    mha = torch_mha(weights, dropout=p)
+    module = load(learner, mha, weights.d_model, heads, dropout=p).train()
+    learner.seed(randint(rng, 0, 2**30))
+    got = module(x)
+    if not isinstance(got, torch.Tensor) or got.shape != x.shape:
+        check_tensor(got, x, what="MultiHeadAttention.forward in train mode", case=f"dropout={p}", **F64)
+    observed, expected = mha_stats(got, t, heads, d_head), mha_expected(REFERENCE, p)
+    if not same_stats(observed, expected):
+        with explained(learner, "multihead"):
+            raise GradingFailure(
+                f"MultiHeadAttention in train mode with dropout={p}, with weights that make every attention weight "
+                f"visible (W_q = W_k = 0, so each weight is 1/T; W_v = W_o = I): {observed.describe()}. "
+                f"nn.MultiheadAttention drops {p:.0%} of the attention weights (after the softmax) and scales the "
+                f"others by 1/(1-p), so the mean stays 1.000.", "Dropout acts on the attention weights, after the "
+                "softmax: nn.Dropout(p) or F.dropout(weights, p, training=self.training).",
+                names={"dropout-never-applied", "dropout-unscaled", "dropout-keep-probability", "dropout-on-scores",
+                       "dropout-after-out-proj"})
 
 
 def test_causality_later_tokens_do_not_change_earlier_outputs(learner, rng):
@@ -268,10 +258,12 @@ def test_causality_later_tokens_do_not_change_earlier_outputs(learner, rng):
     before, after = module(x, mask=causal_mask(t)), module(y, mask=causal_mask(t))
     if not isinstance(before, torch.Tensor) or before.shape != x.shape:
         raise GradingFailure("MultiHeadAttention.forward did not return a (B, T, d_model) tensor.")
-    check_tensor(after[:, :cut], before[:, :cut], what=f"outputs at positions 0..{cut - 1}",
-                 case=f"changing tokens {cut}..{t - 1} under a causal mask", atol=1e-9, rtol=1e-7,
-                 hint="Earlier positions saw later tokens: is the causal mask applied in every head, "
-                      "and is it lower-triangular (tril), diagonal included?")
+    with explained(learner, "multihead"):
+        check_tensor(after[:, :cut], before[:, :cut], what=f"outputs at positions 0..{cut - 1}",
+                     case=f"changing tokens {cut}..{t - 1} under a causal mask", atol=1e-9, rtol=1e-7,
+                     hint="Earlier positions saw later tokens: is the causal mask applied in every head, "
+                          "and is it lower-triangular (tril), diagonal included?",
+                     names={"mask-ignored", "mask-transposed", "mask-inverted"})
 
 
 def test_batch_items_are_independent(learner, rng):
@@ -282,8 +274,10 @@ def test_batch_items_are_independent(learner, rng):
     full = module(x)
     if not isinstance(full, torch.Tensor) or full.shape != x.shape:
         raise GradingFailure("MultiHeadAttention.forward did not return a (B, T, d_model) tensor.")
-    check_tensor(module(x[-1:]), full[-1:], what="the last batch item's output", case="alone vs inside the batch",
-                 atol=1e-9, rtol=1e-7, hint="A reshape that mixes the batch axis with the others?")
+    with explained(learner, "multihead"):
+        check_tensor(module(x[-1:]), full[-1:], what="the last batch item's output", case="alone vs inside the batch",
+                     atol=1e-9, rtol=1e-7, hint="A reshape that mixes the batch axis with the others?",
+                     names={"batch-first-confusion", "batch-heads-mixed"})
 
 
 def test_inputs_are_not_modified(learner, rng):

@@ -3,8 +3,8 @@ equivalent to nn.TransformerEncoderLayer (the programs run through it)."""
 
 import pytest
 
-from grader.judge.compare import F64, check_tensor
-from grader.judge.block import allowed_from, load, make_layer, mistakes_for, run_reference, sizes
+from grader.judge.block import check_block, load, make_layer, sizes
+from grader.judge.compare import F64
 from grader.judge.support import causal_mask, randn
 
 
@@ -19,9 +19,9 @@ def test_block_matches_torch_encoder_layer(learner, rng, norm_first, activation,
     x = randn(rng, b, t, d)
     mask = causal_mask(t) if causal else None
     got = module(x) if mask is None else module(x, mask=mask)
-    check_tensor(got, run_reference(layer, x, mask), what="TransformerBlock.forward against nn.TransformerEncoderLayer",
-                 case=f"x {tuple(x.shape)}, {heads} heads, d_ff={d_ff}, norm_first={norm_first}, {activation}, "
-                      f"eps={eps}{', causal mask' if causal else ''}", **F64,
-                 mistakes=mistakes_for(layer, x, allowed_from(b, t, mask), norm_first),
-                 hint="Copy your block from milestone 3 unchanged: the programs must run through a block that "
-                      "passed there.")
+    check_block(learner, got, layer, x, mask=mask, tol=F64,
+                what="TransformerBlock.forward against nn.TransformerEncoderLayer",
+                case=f"x {tuple(x.shape)}, {heads} heads, d_ff={d_ff}, norm_first={norm_first}, {activation}, "
+                     f"eps={eps}{', causal mask' if causal else ''}",
+                hint="Copy your block from milestone 3 unchanged: the programs must run through a block that "
+                     "passed there.")

@@ -134,12 +134,19 @@ def leak_key(program, x, i):
     return length, i, tuple(sorted(x))
 
 
+def _explains(mistake, x, e, g) -> bool:
+    """The mistake's program gives every wrong position, and no position where it says otherwise (None: the
+    mistake's program does not say, e.g. a shift past the input's ends)."""
+    return all((ei == gi and m is None) or (m is not None and m == gi) for m, ei, gi in zip(mistake(x), e, g))
+
+
 def diagnose(program, outcomes):
-    """A hint for the wrong outputs in outcomes [(x, expected, got)]: a known mistake that explains every
-    wrong position, an output that depends on what it must not (mixing), or ties."""
+    """A hint for the wrong outputs in outcomes [(x, expected, got)]: a known mistake that explains the whole
+    output of every wrong input (not only its wrong positions: a mixing attention can look shifted there),
+    an output that depends on what it must not (mixing), or ties."""
     wrong = [(x, e, g) for x, e, g in outcomes if e != g]
     for mistake, hint in MISTAKE_PROGRAMS[program]:
-        if all(all(m is not None and m == gi for m, ei, gi in zip(mistake(x), e, g) if ei != gi) for x, e, g in wrong):
+        if all(_explains(mistake, x, e, g) for x, e, g in wrong):
             return hint
     seen = {}
     for x, e, g in outcomes:

@@ -16,6 +16,8 @@ from challenge.dev import check as devcheck
 from challenge.dev.catalogue import Entry, catalogue, mutant_entry, read_alternative
 from challenge.dev.check import (DEFAULT_SEED, CheckItem, DevCheckReport, check_entry, check_milestone,
                                  has_hidden_tests, schema_checks)
+from grader.results import Diagnosis, RunResult
+from grader.results import TestResult as Outcome
 from milestones import load_registry
 from milestones.mutants import Edit, read_catalogue
 from milestones.tasks import TASKS
@@ -87,6 +89,49 @@ def test_a_mutant_caught_without_naming_its_bug_is_reported():
 def test_the_catalogued_mutant_is_caught_and_named():
     item = _check(_mutant())
     assert item.status == "ok" and item.got.startswith("caught and named"), item
+
+
+def _result(*tests) -> RunResult:
+    return RunResult(milestone="attention", status="fail" if any(t.status != "pass" for t in tests) else "pass",
+                     tests=list(tests))
+
+
+def _failed(name: str, *, message: str = "values differ", hint: str = "", mistake: str = "") -> Outcome:
+    diagnosis = Diagnosis(mistake, f"the probes' summary of {mistake}", "evidence") if mistake else None
+    return Outcome(name, "fail", message, hint, diagnosis=diagnosis)
+
+
+def test_a_mutant_is_named_only_by_its_first_failing_test():
+    mutant = _mutant(expect="no-scale")
+    first, later = _failed("first", mistake="mask-inverted"), _failed("later", mistake="no-scale")
+    verdict = devcheck.judge(mutant, _result(first, later), DEFAULT_SEED)
+    assert not verdict.ok and "not named first" in verdict.got and "mask-inverted" in verdict.detail
+    assert devcheck.judge(mutant, _result(later, first), DEFAULT_SEED).ok
+
+
+def test_a_message_text_may_be_named_by_a_later_test_and_the_row_says_so():
+    mutant = _mutant(expect="zebra crossing")
+    first, later = _failed("first", message="values differ"), _failed("later", message="a zebra crossing")
+    verdict = devcheck.judge(mutant, _result(first, later), DEFAULT_SEED)
+    assert verdict.ok and "later test" in verdict.got
+    assert not devcheck.judge(mutant, _result(first), DEFAULT_SEED).ok
+
+
+@pytest.mark.parametrize("said", [{"mistake": "no-scale"}, {"message": "the no-scale mutant's words"},
+                                  {"hint": "see no-scale"}])
+def test_the_first_failure_names_the_mistake_by_diagnosis_message_or_hint(said):
+    assert devcheck.judge(_mutant(expect="no-scale"), _result(_failed("first", **said)), DEFAULT_SEED).ok
+
+
+@pytest.mark.parametrize("role", ["reference", "alternative"])
+@pytest.mark.parametrize("extra", [{"hint": "Is epsilon inside the sqrt?"},
+                                   {"diagnosis": Diagnosis("no-scale", "no scaling", "probes")}])
+def test_a_valid_solution_with_a_hint_or_diagnosis_is_reported(role, extra):
+    entry = Entry(ATTENTION.id, role, role, FOLDER / "reference.py")
+    accused = Outcome("passes", "pass", **extra)
+    verdict = devcheck.judge(entry, _result(accused), DEFAULT_SEED)
+    assert not verdict.ok and "passes" in verdict.detail
+    assert devcheck.judge(entry, _result(Outcome("passes", "pass")), DEFAULT_SEED).ok
 
 
 @pytest.mark.slow  # sandboxed runs of the catalogue proof
