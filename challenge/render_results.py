@@ -162,16 +162,26 @@ def _every_test(out: Output, result) -> None:
 
 
 def render_summary(out: Output, result, *, label: str) -> None:
-    """One line for a run, plus the first failure's message and hint (for the demo)."""
+    """One line for a run, plus the first failure's diagnosis (else its message) and hint (for the demo)."""
     status = {"pass": "[green]passed[/green]", "fail": "[red]failed[/red]"}.get(result.status,
                                                                              "[magenta]error[/magenta]")
-    out.text(f"    {label}: {status} {result.passed}/{len(result.tests)} tests")
+    total = len(result.tests)
+    counted = f"{result.passed}/{total} tests" if result.status == "pass" else \
+        f"{total - result.passed} of {total} tests not passing"
+    out.text(f"    {label}: {status} {counted}")
     failure = next((t for t in result.tests if t.status != "pass"), None)
-    if failure is not None:
+    if failure is not None and failure.diagnosis is not None and failure.diagnosis.summary:
+        found = failure.diagnosis
+        explained = sum(1 for t in result.tests if t.diagnosis is not None and t.diagnosis.mistake == found.mistake)
+        out.text(f"      [bold]mistake found[/bold] ({explained} test{'s' if explained != 1 else ''}): "
+                 f"{escape(found.summary)}")
+        if found.evidence:
+            out.text(f"      [dim]evidence: {escape(found.evidence)}[/dim]")
+    elif failure is not None:
         out.text(f"      [dim]{escape(failure.name)}[/dim]")
         out.text("      " + escape(failure.message).replace("\n", "\n      "))
-        if failure.hint:
-            out.text(f"      [bold]hint:[/bold] {escape(failure.hint)}")
+    if failure is not None and failure.hint:
+        out.text(f"      [bold]hint:[/bold] {escape(failure.hint)}")
     for key, value in result.metrics.items():
         curve = parse_curve(key, value)
         out.text(f"      {escape(key)}: {sparkline(curve) if curve else escape(str(value))}")

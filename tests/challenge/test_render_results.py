@@ -153,3 +153,22 @@ def test_results_documents_read_as_plain_json_never_raise():
     assert views[0].diagnosis is not None and views[0].diagnosis.mistake == ""
     assert [(g.title, g.diagnosed) for g in group_failures(views)] == [("", False), ("t", False)]
     assert read_tests("not a document") == []
+
+
+def test_the_demo_summary_names_the_mistake_and_how_many_tests_it_explains(document):
+    from challenge.render_results import render_summary
+
+    output = Output()
+    output.console = Console(width=200, record=True, highlight=False, color_system=None)
+    result = RunResult.from_dict(document)
+    render_summary(output, result, label="first try")
+    text = output.console.export_text()
+    explained = sum(1 for t in result.tests if t.diagnosis is not None and t.diagnosis.mistake == "no-scale")
+    failing = sum(1 for t in result.tests if t.status != "pass")
+    assert f"first try: failed {failing} of {len(result.tests)} tests not passing" in text
+    assert f"mistake found ({explained} tests): {SUMMARY}" in text and "evidence:" in text
+    for test in result.tests:
+        test.diagnosis = None
+    output.console = Console(width=200, record=True, highlight=False, color_system=None)
+    render_summary(output, result, label="first try")
+    assert "mistake found" not in output.console.export_text()  # without a diagnosis: the first failure's message
