@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import sys
 import time
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from challenge.commands.options import JsonOpt, WorkspaceOpt
+from challenge.commands.options import DocumentFormat, JsonOpt, WorkspaceOpt
 from challenge.output import out
 
 BundleArg = Annotated[Path, typer.Argument(help="A .challenge.zip file (or a folder made with submit --export-dir).",
@@ -117,17 +116,11 @@ def verify(
     raise typer.Exit(verification.exit_code)
 
 
-class ShowFormat(str, Enum):
-    terminal = "terminal"
-    md = "md"
-    html = "html"
-    json = "json"
-
 
 def show(
     bundle: BundleArg,
-    format: Annotated[ShowFormat, typer.Option("--format", "-f", help="terminal, md, html or json.")
-                      ] = ShowFormat.terminal,
+    format: Annotated[DocumentFormat, typer.Option("--format", "-f", help="terminal, md, html or json.")
+                      ] = DocumentFormat.terminal,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead.")] = None,
 ) -> None:
     """Show a bundle's report without running any of its code.
@@ -152,7 +145,7 @@ def show(
     if output is not None:
         written = write_report(shown.report, fmt=format.value, output=output)
         out.success(f"Report written to {written[0]}")
-    elif format is ShowFormat.terminal:
+    elif format is DocumentFormat.terminal:
         from challenge.report.render_terminal import render_terminal
 
         out.renderable(render_terminal(shown.report))

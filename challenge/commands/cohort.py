@@ -16,6 +16,7 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperGroup
 
+from challenge.commands.options import DocumentFormat
 from challenge.output import out
 
 # Measured on the project's machine (README, "Programme organisers"): peak memory of one job's process tree
@@ -150,18 +151,12 @@ def verify(
     raise typer.Exit(summary.exit_code)
 
 
-class MergeFormat(str, Enum):
-    terminal = "terminal"
-    md = "md"
-    html = "html"
-    json = "json"
-
 
 @app.command("merge")
 def merge(
     folders: Annotated[list[Path], typer.Argument(help="--output folders of `cohort verify` runs (or documents).",
                                                   show_default=False)],
-    format: Annotated[Optional[MergeFormat], typer.Option("--format", "-f", help="terminal, md, html or json "
+    format: Annotated[Optional[DocumentFormat], typer.Option("--format", "-f", help="terminal, md, html or json "
                                                           "(default: from --output's suffix, else terminal).",
                                                           show_default=False)] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to this file.")] = None,
