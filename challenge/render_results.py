@@ -166,9 +166,9 @@ def render_summary(out: Output, result, *, label: str) -> None:
     status = {"pass": "[green]passed[/green]", "fail": "[red]failed[/red]"}.get(result.status,
                                                                              "[magenta]error[/magenta]")
     total = len(result.tests)
-    counted = f"{result.passed}/{total} tests" if result.status == "pass" else \
-        f"{total - result.passed} of {total} tests not passing"
-    out.text(f"    {label}: {status} {counted}")
+    counted = f"{status} {result.passed}/{total} tests" if result.status == "pass" else \
+        f"{status}: {total - result.passed} of {total} tests not passing"
+    out.text(f"    {label}: {counted}")
     failure = next((t for t in result.tests if t.status != "pass"), None)
     if failure is not None and failure.diagnosis is not None and failure.diagnosis.summary:
         found = failure.diagnosis

@@ -165,7 +165,7 @@ def test_the_demo_summary_names_the_mistake_and_how_many_tests_it_explains(docum
     text = output.console.export_text()
     explained = sum(1 for t in result.tests if t.diagnosis is not None and t.diagnosis.mistake == "no-scale")
     failing = sum(1 for t in result.tests if t.status != "pass")
-    assert f"first try: failed {failing} of {len(result.tests)} tests not passing" in text
+    assert f"first try: failed: {failing} of {len(result.tests)} tests not passing" in text
     assert f"mistake found ({explained} tests): {SUMMARY}" in text and "evidence:" in text
     for test in result.tests:
         test.diagnosis = None
