@@ -28,8 +28,7 @@ def _help(m: MilestoneVerification) -> str:
 
 
 def verification_rows(verification: Verification, *, with_retrain: bool) -> tuple[list[str], list[list[str]]]:
-    headers = ["milestone", "claimed", "verified", "time", "attempts", "help used", "built-ins used",
-               "like reference"]
+    headers = ["milestone", "claimed", "verified", "time", "tries", "help", "built-ins", "like ref."]
     if with_retrain:
         headers.insert(3, "retrained")
     rows = []
@@ -45,9 +44,10 @@ def verification_rows(verification: Verification, *, with_retrain: bool) -> tupl
 
 def verification_table(verification: Verification, *, with_retrain: bool) -> Table:
     headers, rows = verification_rows(verification, with_retrain=with_retrain)
-    table = Table(title=f"Bundle of {escape(verification.handle or '?')}", title_justify="left", box=box.SIMPLE_HEAD)
-    for header in headers:
-        table.add_column(header, min_width=min(len(header), 10), overflow="fold")
+    table = Table(title=f"Bundle of {escape(verification.handle or '?')}", title_justify="left", box=box.SIMPLE_HEAD,
+                  pad_edge=False, padding=(0, 1), collapse_padding=True)
+    for header in headers:  # short headers, whole; longer cells wrap, so the table fits 80 columns
+        table.add_column(header, min_width=len(header), overflow="fold")
     for m, row in zip(verification.milestones, rows):
         cells = [escape(c) for c in row]
         cells[2] = cells[2].replace(m.verified, MARK.get(m.verified, m.verified), 1)
@@ -144,7 +144,8 @@ def cohort_tables(cohort: Cohort) -> list[Table]:
         sections.append((f"Similar code: pairs sharing at least {THRESHOLD:.0%} of their code (renaming and layout do "
                          "not count)", cohort_similarity_rows(cohort)))
     for title, (headers, rows) in sections:
-        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD,
+                  pad_edge=False, padding=(0, 1), collapse_padding=True)
         for index, header in enumerate(headers):
             table.add_column(header, no_wrap=index == 0, overflow="fold")
         for row in rows:
