@@ -93,7 +93,7 @@ def _milestones(report: Report) -> Table:
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True, show_edge=False)
     columns = ("milestone", "status", "hours / target", "tests", "help", "like ref.", "predicted", "feel", "verdict")
     for column in columns:
-        table.add_column(column, no_wrap=column not in ("help", "predicted"))
+        table.add_column(column, no_wrap=column not in ("help", "predicted", "like ref.", "hours / target"))
     for m in report.milestones:
         color = TIMING_STYLE.get(m.timing, "white")
         spent = f"{m.time.total_h:.1f}" + ("+" if m.status != "passed" else "") + ("*" if m.time.adjusted_s else "")
