@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,12 @@ from challenge.workspace import init_workspace
 from tests.data_sets import FIXTURE_DATA, need_real_data
 
 REPO = Path(__file__).resolve().parents[1]
+
+# A shell started in the background (`cmd &` without job control, nohup) hands its children SIGINT ignored,
+# and an ignored signal stays ignored across exec: the tests that press Ctrl-C on a CLI process would see
+# nothing happen. A handler (unlike "ignore") is reset to the default in every process the tests start.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class FakeClock:
