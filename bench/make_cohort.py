@@ -27,12 +27,13 @@ MODULE_MILESTONES = ("attention", "multihead", "block")
 
 def scenes_for(index: int, seed: int, registry) -> tuple:
     from challenge.demo import Scene
+    from milestones.mutants import read_catalogue
 
     draw = random.Random(seed * 100_003 + index)
     scenes = []
     for name in MODULE_MILESTONES:
         milestone = registry.get(name)
-        mutants = sorted(p.stem for p in (registry.folder(milestone) / "mutants").glob("*.py"))
+        mutants = sorted(m.name for m in read_catalogue(registry.folder(milestone)).mutants)
         low, high = milestone.target_hours.low, milestone.target_hours.high
         first_try = draw.choice(mutants) if draw.random() < 0.7 else None
         scenes.append(Scene(name, predict_hours=round(draw.uniform(low * 0.5, high), 1),
