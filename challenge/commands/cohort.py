@@ -20,7 +20,7 @@ from challenge.commands.options import DocumentFormat
 from challenge.output import out
 
 # Measured on the project's machine (README, "Programme organisers"): peak memory of one job's process tree
-# (the job, its sandbox, the worker) over 20 bundles of module milestones: 0.82 GB RSS, 0.61 GB PSS.
+# (the job, its sandbox, the worker): 0.82 GB RSS over 20 bundles of module milestones, 0.75 GB over 40.
 MEMORY_PER_JOB = "about 0.8 GB"
 
 
