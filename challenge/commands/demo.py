@@ -16,7 +16,7 @@ from milestones import load_registry
 
 def demo(
     full: Annotated[bool, typer.Option("--full/--fast", help="--full also trains and grades the classifier, BERT "
-                                       "and GPT (about 10 minutes instead of one; needs their data).")] = False,
+                                       "and GPT (about 5 minutes instead of one; needs their data).")] = False,
     folder: Annotated[Optional[Path], typer.Option("--folder", help="Where to put the demo workspace, report and "
                                                    "bundle. Default: a new temporary folder (kept).")] = None,
 ) -> None:
@@ -83,7 +83,7 @@ def _tell_what_was_not_played(result) -> None:
     fast = [m for m, why in result.not_played.items() if why == FAST_SKIP]
     if fast:
         out.text(f"Skipped in this fast demo: {', '.join(fast)} (they train for minutes each). "
-                 "See them trained and graded: [bold]challenge demo --full[/bold] (about 10 minutes).")
+                 "See them trained and graded: [bold]challenge demo --full[/bold] (about 5 minutes).")
     if result.missing:
         out.text(f"No training data here for {escape(describe_missing(result.missing))}, and the Hugging Face "
                  f"hub is unreachable. Fix: [bold]{FETCH_COMMAND}[/bold] (once, online); offline: "
