@@ -25,11 +25,6 @@ runner = CliRunner()
 REGISTRY = load_registry()
 
 
-@pytest.fixture(autouse=True)
-def _no_env_workspace(monkeypatch):
-    monkeypatch.delenv("CHALLENGE_WORKSPACE", raising=False)
-
-
 @pytest.fixture
 def ws(tmp_path):
     workspace = init_workspace(handle="ada", path=tmp_path / "ws")

@@ -20,11 +20,6 @@ from milestones import Hint, load_registry
 FIXTURE = Path(__file__).parent / "fixtures" / "no_scale_attention.json"
 
 
-@pytest.fixture(autouse=True)
-def _no_env_workspace(monkeypatch):
-    monkeypatch.delenv("CHALLENGE_WORKSPACE", raising=False)
-
-
 def invoke(*args) -> int:
     from challenge.cli import main
 

@@ -28,11 +28,6 @@ def invoke(*args, cwd=None, env=None):
     return done.value.code
 
 
-@pytest.fixture(autouse=True)
-def _no_env_workspace(monkeypatch):
-    monkeypatch.delenv("CHALLENGE_WORKSPACE", raising=False)
-
-
 def test_help_lists_the_commands():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0

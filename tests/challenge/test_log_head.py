@@ -11,7 +11,6 @@ import pytest
 
 from challenge.eventlog import EventLog, head_path, read_log
 from challenge.workspace import open_workspace
-from milestones import load_registry
 
 NESTED = b"[" * 100_000 + b"]" * 100_000
 
@@ -23,16 +22,6 @@ def _invoke(capsys, *args) -> tuple[int, str]:
         main(list(args))
     captured = capsys.readouterr()
     return done.value.code, " ".join((captured.out + captured.err).split())
-
-
-@pytest.fixture(scope="module")
-def registry():
-    return load_registry()
-
-
-@pytest.fixture(autouse=True)
-def _no_env_workspace(monkeypatch):
-    monkeypatch.delenv("CHALLENGE_WORKSPACE", raising=False)
 
 
 def _history(workspace, clock) -> None:

@@ -89,6 +89,15 @@ class _Recorder:
         return default
 
 
+def twice(call: Callable[[], Any]) -> Any:
+    """The output of ``call``, or NONDETERMINISTIC when a second identical call gives another tensor
+    (dropout left active in eval mode)."""
+    first, second = call(), call()
+    if isinstance(first, torch.Tensor) and isinstance(second, torch.Tensor) and not torch.equal(first, second):
+        return NONDETERMINISTIC
+    return first
+
+
 @dataclass(frozen=True)
 class Probe:
     """One isolating call into the learner's code, and what each model predicts for it."""

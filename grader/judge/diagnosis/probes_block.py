@@ -15,7 +15,7 @@ import torch
 from grader.judge.diagnosis import dropout
 from grader.judge.diagnosis.attention_model import MhaWeights
 from grader.judge.diagnosis.block_model import BlockWeights, block, layer_norm
-from grader.judge.diagnosis.engine import NONDETERMINISTIC, REFERENCE, Probe, Unpredictable, same_output
+from grader.judge.diagnosis.engine import NONDETERMINISTIC, REFERENCE, Probe, Unpredictable, same_output, twice
 from grader.judge.diagnosis.lab import F64, Lab, random_mha, seeded_call, with_biases
 from grader.judge.diagnosis.probes_multihead import causal, large_scores, pads
 
@@ -134,10 +134,7 @@ def block_probes(learner) -> list[Probe]:
 def _dropout_probes(lab: Lab, pre: BlockWeights, post: BlockWeights, x: torch.Tensor) -> list[Probe]:
     def eval_twice():
         module = lab.block("eval-dropout", pre, dropout=0.5)
-        first, second = module(x), module(x)
-        if isinstance(first, torch.Tensor) and isinstance(second, torch.Tensor) and not torch.equal(first, second):
-            return NONDETERMINISTIC
-        return first
+        return twice(lambda: module(x))
 
     def predict_eval(variant):
         return NONDETERMINISTIC if variant.has("dropout-in-eval") else block(pre, x, variant)

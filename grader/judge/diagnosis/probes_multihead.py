@@ -11,7 +11,7 @@ import torch
 
 from grader.judge.diagnosis import dropout
 from grader.judge.diagnosis.attention_model import MhaWeights, mha
-from grader.judge.diagnosis.engine import NONDETERMINISTIC, REFERENCE, Probe, Unpredictable, same_output
+from grader.judge.diagnosis.engine import NONDETERMINISTIC, REFERENCE, Probe, Unpredictable, same_output, twice
 from grader.judge.diagnosis.lab import F64, Lab, random_mha, seeded_call, with_biases
 
 SEED = 20240613
@@ -144,10 +144,7 @@ def multihead_probes(learner) -> list[Probe]:
 def dropout_probes(lab: Lab, w: MhaWeights, x: torch.Tensor) -> list[Probe]:
     def eval_twice():
         module = lab.mha("eval-dropout", w, dropout=0.5)
-        first, second = module(x), module(x)
-        if isinstance(first, torch.Tensor) and isinstance(second, torch.Tensor) and not torch.equal(first, second):
-            return NONDETERMINISTIC
-        return first
+        return twice(lambda: module(x))
 
     def predict_eval(variant):
         return NONDETERMINISTIC if variant.has("dropout-in-eval") else mha(w, x, variant)

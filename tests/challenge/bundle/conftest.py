@@ -12,21 +12,10 @@ import pytest
 from challenge.bundle.pack import submit
 from challenge.bundle.verify import isolation_problem
 from challenge.workspace import init_workspace
-from milestones import load_registry
 from tests.challenge.bundle.helpers import reference_source
 
 requires_isolation = pytest.mark.skipif(isolation_problem() is not None,
                                         reason=f"this machine cannot sandbox learner code: {isolation_problem()}")
-
-
-@pytest.fixture(scope="session")
-def registry():
-    return load_registry()
-
-
-@pytest.fixture(autouse=True)
-def _no_env_workspace(monkeypatch):
-    monkeypatch.delenv("CHALLENGE_WORKSPACE", raising=False)
 
 
 @pytest.fixture(scope="session")

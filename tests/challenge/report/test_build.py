@@ -9,16 +9,10 @@ import pytest
 from challenge.report import build_report, render_text
 from challenge.report.verdict import BORDERLINE, IN_PROGRESS, PENDING, READY, UNFINISHED
 from challenge.workspace import init_workspace
-from milestones import load_registry
 from tests.challenge.report import synthetic
 from tests.challenge.report.synthetic import MIN
 
 FORMATS = ("terminal", "md", "json")
-
-
-@pytest.fixture(scope="module")
-def registry():
-    return load_registry()
 
 
 @pytest.fixture

@@ -13,11 +13,6 @@ from milestones import load_registry
 from tests.challenge.report import synthetic
 
 
-@pytest.fixture(autouse=True)
-def _no_env_workspace(monkeypatch):
-    monkeypatch.delenv("CHALLENGE_WORKSPACE", raising=False)
-
-
 @pytest.fixture
 def ws(tmp_path, clock):
     return synthetic.build(tmp_path, clock)
