@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 
 import typer
 
@@ -90,17 +91,27 @@ def _click_exceptions() -> tuple[type[Exception], ...]:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, map known errors to messages and exit codes."""
+    sys.exit(run(argv))
+
+
+def run(argv: list[str] | None = None, *, action: Callable[[], object] | None = None,
+        prog_name: str | None = None) -> int:
+    """``main`` without the exit: the exit code, after printing what went wrong (the notebook's magics use it).
+
+    ``action``: something to do instead of running ``argv`` (a magic that checks a cell before its command),
+    under the same mapping of errors to messages.
+    """
     try:
-        code = app(args=argv, standalone_mode=False)  # typer.Exit(n) comes back as n here
-    except typer.Exit as done:
-        sys.exit(done.exit_code)
+        code = action() if action is not None else app(args=argv, standalone_mode=False, prog_name=prog_name)
+    except typer.Exit as done:  # typer.Exit(n) comes back as n from app(); an action may raise it
+        return done.exit_code
     except (typer.Abort, KeyboardInterrupt):
         out.error("Interrupted.")
-        sys.exit(130)
+        return 130
     except Exception as error:  # noqa: BLE001 - the one place that turns errors into messages
         if isinstance(error, _click_exceptions()):  # bad options or arguments: click's own message, exit 2
             error.show()
-            sys.exit(error.exit_code)
+            return error.exit_code
         message = render_error(error)
         if message is None or os.environ.get("CHALLENGE_DEBUG") == "1":
             if message is not None:
@@ -108,5 +119,5 @@ def main(argv: list[str] | None = None) -> None:
             raise
         out.error(message.message, message.hint)
         out.err_console.print("[dim](set CHALLENGE_DEBUG=1 for the traceback)[/dim]")
-        sys.exit(message.exit_code)
-    sys.exit(code if isinstance(code, int) else 0)
+        return message.exit_code
+    return code if isinstance(code, int) else 0

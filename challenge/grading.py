@@ -19,8 +19,31 @@ from milestones import Milestone, Registry
 
 @dataclass(frozen=True)
 class TestOutcome:
+    """A graded attempt: what `challenge test` renders, and what ``challenge.api.test`` returns."""
+
     result: object  # grader.results.RunResult
     results_file: Path
+
+    @property
+    def status(self) -> str:
+        return self.result.status
+
+    def to_dict(self) -> dict:
+        return {"results_file": str(self.results_file), "result": self.result.to_dict()}
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> "TestOutcome":
+        from grader.results import RunResult
+
+        return cls(RunResult.from_dict(raw["result"]), Path(raw["results_file"]))
+
+    def _repr_html_(self) -> str:
+        from challenge.notebook.html import html_of
+        from challenge.render_results import render_run
+
+        return html_of(lambda out: render_run(out, self.result, milestone_id=self.result.milestone,
+                                              results_file=self.results_file,
+                                              next_command=f"api.test({self.result.milestone!r})"))
 
 
 def record_confidence(*, workspace: Workspace, milestone: Milestone, confidence: float) -> None:

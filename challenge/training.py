@@ -20,8 +20,35 @@ from milestones import Milestone, Registry
 
 @dataclass(frozen=True)
 class TrainResult:
+    """A training run: what `challenge train` renders, and what ``challenge.api.train`` returns."""
+
     outcome: object  # grader.results.TrainOutcome
     checkpoint_dir: Path | None
+    milestone: str = ""  # its id
+
+    @property
+    def status(self) -> str:
+        return self.outcome.status
+
+    def to_dict(self) -> dict:
+        """Everything but the weights (they are in the checkpoint)."""
+        from dataclasses import asdict, replace
+
+        return {"milestone": self.milestone, "checkpoint_dir": str(self.checkpoint_dir) if self.checkpoint_dir else None,
+                "outcome": asdict(replace(self.outcome, state={}))}
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> "TrainResult":
+        from grader.results import TrainOutcome
+
+        folder = raw.get("checkpoint_dir")
+        return cls(TrainOutcome(**raw["outcome"]), Path(folder) if folder else None, raw.get("milestone", ""))
+
+    def _repr_html_(self) -> str:
+        from challenge.notebook.html import html_of
+        from challenge.render_training import render_training
+
+        return html_of(lambda out: render_training(out, self))
 
 
 def require_training(milestone: Milestone) -> None:
@@ -62,7 +89,7 @@ def train_milestone(*, workspace: Workspace, registry: Registry, milestone: Mile
         "checkpoint": str(checkpoint.relative_to(workspace.root)) if checkpoint else None,
         "steps": len(outcome.history), "final_loss": outcome.history[-1]["loss"] if outcome.history else None,
         "builtins_used": outcome.builtins_used, "forbidden_used": outcome.forbidden_used})
-    return TrainResult(outcome, checkpoint)
+    return TrainResult(outcome, checkpoint, milestone.id)
 
 
 def _check_device(device: str) -> str:

@@ -23,7 +23,16 @@ class TrainingBar:
 
 @contextmanager
 def training_bar(console: Console, *, label: str, budget_s: float) -> Iterator[TrainingBar]:
-    """Show a bar that fills with the training's CPU seconds against its budget; full when the block ends."""
+    """Show a bar that fills with the training's CPU seconds against its budget; full when the block ends.
+
+    In a notebook (a console rich found to be Jupyter's) the bar is one output of the cell, updated in place.
+    """
+    if console.is_jupyter:
+        from challenge.notebook.progress import notebook_training_bar
+
+        with notebook_training_bar(label=label, budget_s=budget_s) as bar:
+            yield bar
+        return
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[stats]}"),
                         console=console, transient=False)
     with progress:

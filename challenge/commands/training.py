@@ -9,6 +9,7 @@ import typer
 from challenge.commands.context import open_context
 from challenge.commands.options import MilestoneArg, WorkspaceOpt
 from challenge.output import out
+from challenge.render_training import render_training
 from challenge.training import cache_dir_of, prepare_data, require_training, train_milestone
 from challenge.training_bar import training_bar
 
@@ -44,21 +45,5 @@ def train(
         result = train_milestone(workspace=ctx.workspace, registry=ctx.registry, milestone=m, budget_s=budget_s,
                                  device=device, seed=seed, on_progress=bar.on_progress,
                                  on_stop_requested=bar.on_stop_requested, task=task)
-    outcome = result.outcome
-    if outcome.output.strip():
-        out.text("[dim]your output:[/dim]\n[dim]" + outcome.output.strip()[-1500:] + "[/dim]")
-    if outcome.status != "trained":
-        out.error(f"Training failed. {outcome.message}", outcome.hint)
+    if not render_training(out, result):
         raise typer.Exit(1)
-    last = outcome.history[-1] if outcome.history else {}
-    out.success(f"Trained {m.id} for {outcome.cpu_s:.0f} CPU s on {outcome.threads} thread(s) "
-                f"({outcome.elapsed_s:.0f} s wall; {len(outcome.history)} logged steps, "
-                f"stopped: {outcome.stopped_by}); final loss {last.get('loss', float('nan')):.3f}.")
-    if not outcome.history:
-        out.warn("Your loop never called task.log(step, loss): no progress or training log was recorded.")
-    if outcome.forbidden_used:
-        out.warn("Your model used " + ", ".join(outcome.forbidden_used) + ": the tests will refuse it.")
-    curves = result.checkpoint_dir / "curves.png"
-    if curves.is_file():
-        out.text(f"Curves: {curves}")
-    out.text(f"Checkpoint: {result.checkpoint_dir}\nNext: [bold]challenge test {m.id}[/bold]")

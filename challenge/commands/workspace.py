@@ -12,8 +12,9 @@ from rich.table import Table
 from challenge.commands.context import open_context
 from challenge.commands.options import WorkspaceOpt
 from challenge.durations import format_duration, format_hours
-from challenge.output import out
+from challenge.output import Output, out
 from challenge.progress import MilestoneProgress, derive_progress
+from challenge.status import StatusSnapshot, read_status
 from challenge.timekeeping import account
 from challenge.workspace import init_workspace
 from milestones import load_registry
@@ -81,41 +82,28 @@ def status(workspace: WorkspaceOpt = None) -> None:
       challenge status
     """
     ctx = open_context(workspace)
-    reading = ctx.workspace.log.read()
-    times = account(reading.events, now=ctx.workspace.clock(), idle_threshold_s=ctx.workspace.config.idle_threshold_s)
-    progress = derive_progress(reading.events)
-    out.text(f"Workspace [bold]{out.untrusted(ctx.workspace.handle)}[/bold] at {out.untrusted(ctx.workspace.root)}")
-    clock = "[green]running[/green]" if times.running else "[yellow]paused[/yellow]" if times.current else "not started"
-    out.text(f"Clock: {clock}" + (f" on [bold]{times.current}[/bold]" if times.current else ""))
+    render_status(out, read_status(workspace=ctx.workspace, registry=ctx.registry))
+
+
+def render_status(sink: Output, snapshot: StatusSnapshot) -> None:
+    sink.text(f"Workspace [bold]{sink.untrusted(snapshot.handle)}[/bold] at {sink.untrusted(snapshot.root)}")
+    clock = "[green]running[/green]" if snapshot.running else "[yellow]paused[/yellow]" if snapshot.current \
+        else "not started"
+    sink.text(f"Clock: {clock}" + (f" on [bold]{snapshot.current}[/bold]" if snapshot.current else ""))
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True, show_edge=False)
     for column in ("milestone", "status", "active", "idle", "paused", "adjusted", "tests", "hints", "peeks"):
         table.add_column(column, no_wrap=True)
-    for m in ctx.registry.milestones:
-        item = progress.get(m.id)
-        if not item or not item.started:
-            continue
-        t = times.of(m.id)
-        table.add_row(m.id, f"[{STATUS_STYLE[item.status]}]{item.status}[/]", format_duration(t.active_s),
-                      format_duration(t.idle_s), format_duration(t.paused_s),
-                      format_duration(t.adjusted_s) if t.adjusted_s else "", str(len(item.attempts)),
-                      f"{item.hints_used}/{len(m.hints)}", str(item.peeks))
+    for row in snapshot.milestones:
+        table.add_row(row.id, f"[{STATUS_STYLE.get(row.status, 'dim')}]{row.status}[/]",
+                      format_duration(row.active_s), format_duration(row.idle_s), format_duration(row.paused_s),
+                      format_duration(row.adjusted_s) if row.adjusted_s else "", str(row.tests),
+                      f"{row.hints_used}/{row.hints_total}", str(row.peeks))
     if table.row_count:
-        out.table(table)
-        total = times.total
-        adjusted = f" (including {format_duration(total.adjusted_s)} self-reported)" if total.adjusted_s else ""
-        out.text(f"Total time: {format_hours(total.total_s)}{adjusted}")
+        sink.table(table)
+        adjusted = f" (including {format_duration(snapshot.total_adjusted_s)} self-reported)" \
+            if snapshot.total_adjusted_s else ""
+        sink.text(f"Total time: {format_hours(snapshot.total_s)}{adjusted}")
     else:
-        out.text("No milestone started yet: [bold]challenge start attention[/bold]")
-    for problem in reading.problems:
-        if problem.kind == "torn":
-            out.warn(f"events.jsonl line {problem.line}: {problem.detail}; skipped.")
-        elif problem.kind in ("malformed", "unusable"):
-            out.warn(f"events.jsonl line {problem.line}: {problem.detail}; skipped.")
-        elif problem.kind == "head":
-            out.warn(problem.detail)
-        elif problem.kind == "chain":
-            out.warn(f"events.jsonl line {problem.line}: {problem.detail}. The log's integrity check fails.")
-    for loss in reading.losses:
-        out.warn(f"events were lost from your log: {loss}. The time, attempts and help they held are gone; "
-                 "`challenge submit` will need --accept-log-loss (the loss is recorded in the bundle). "
-                 "Restore events.jsonl from a backup if you have one.")
+        sink.text("No milestone started yet: [bold]challenge start attention[/bold]")
+    for warning in snapshot.warnings:
+        sink.warn(warning)

@@ -264,3 +264,16 @@ class Report:
     audience: str = LEARNER  # LEARNER or READER: who the words address
     schema: str = SCHEMA
     version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict:
+        """The JSON document (`challenge report --format json`)."""
+        from challenge.report.render_json import report_to_dict
+
+        return report_to_dict(self)
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the terminal report, as HTML."""
+        from challenge.notebook.html import html_of
+        from challenge.report.render_terminal import render_terminal
+
+        return html_of(lambda out: out.renderable(render_terminal(self)))
