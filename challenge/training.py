@@ -34,8 +34,9 @@ class TrainResult:
         """Everything but the weights (they are in the checkpoint)."""
         from dataclasses import asdict, replace
 
-        return {"milestone": self.milestone, "checkpoint_dir": str(self.checkpoint_dir) if self.checkpoint_dir else None,
-                "outcome": asdict(replace(self.outcome, state={}))}
+        folder = str(self.checkpoint_dir) if self.checkpoint_dir else None
+        weightless = asdict(replace(self.outcome, state={}))
+        return {"milestone": self.milestone, "checkpoint_dir": folder, "outcome": weightless}
 
     @classmethod
     def from_dict(cls, raw: dict) -> "TrainResult":

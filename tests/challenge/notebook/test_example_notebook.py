@@ -9,6 +9,7 @@ CHALLENGE_TEST_REQUIRE_NOTEBOOK=1, which turns the skip into a failure.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -95,6 +96,30 @@ def verdicts(document: dict) -> list[tuple]:
     return [(t["name"], t["status"], (t.get("diagnosis") or {}).get("mistake")) for t in document["tests"]]
 
 
+def interrupt_a_run(client, nbformat, index: int):
+    """A cell whose code never finishes loading, interrupted (as the notebook's stop button does) once the
+    grading runs; then one more cell. Returns both cells."""
+    hanging = nbformat.v4.new_code_cell(f"{MAGIC}\nimport time\ntime.sleep(600)\n")
+    after = nbformat.v4.new_code_cell("%challenge status")
+    client.nb.cells += [hanging, after]
+
+    def interrupt_when_grading() -> None:
+        deadline = time.monotonic() + KERNEL_TIMEOUT_S
+        while time.monotonic() < deadline and "in a sandbox" not in output_text(hanging):
+            time.sleep(0.1)
+        time.sleep(2)  # inside the run: the worker is importing the file (the call limit is 20 s)
+        asyncio.run(client.km.interrupt_kernel())  # what the notebook's stop button asks of the kernel manager
+
+    import threading
+
+    interrupter = threading.Thread(target=interrupt_when_grading, daemon=True)
+    interrupter.start()
+    client.execute_cell(hanging, len(client.nb.cells) - 2)
+    interrupter.join(timeout=KERNEL_TIMEOUT_S)
+    client.execute_cell(after, len(client.nb.cells) - 1)
+    return hanging, after
+
+
 def test_example_notebook_wrong_then_fixed_on_a_real_kernel(tmp_path):
     nbformat = need("nbformat")
     nbclient = need("nbclient")
@@ -118,12 +143,13 @@ def test_example_notebook_wrong_then_fixed_on_a_real_kernel(tmp_path):
         for i, cell in enumerate(fixed.cells[index:], start=index):  # fixed: that cell again, and what follows
             if cell.cell_type == "code":
                 client.execute_cell(cell, i)
-    print(f"notebook session: {time.monotonic() - started:.1f} s")
+        print(f"notebook session: {time.monotonic() - started:.1f} s")
+        workspace = folder / "submissions" / "ada"
+        record, documents = attempts(workspace), results_documents(workspace)
+        saved = (workspace / "01_attention" / "attention.py").read_text()
+        interrupted, after = interrupt_a_run(client, nbformat, index)
 
-    workspace = folder / "submissions" / "ada"
-    documents = results_documents(workspace)
     assert [d["status"] for d in documents] == ["fail", "pass"]
-
     failed = output_text(wrong.cells[index])
     # the diagnosis box the CLI draws, from the attempt's own results document, and the line that ends it
     titles = {t["diagnosis"]["summary"] for t in documents[0]["tests"] if t.get("diagnosis")}
@@ -134,14 +160,21 @@ def test_example_notebook_wrong_then_fixed_on_a_real_kernel(tmp_path):
     passed = " ".join(output_text(fixed.cells[index]).split())
     total = len(documents[1]["tests"])
     assert f"attention passed ({total}/{total} tests" in passed, passed
-    assert (workspace / "01_attention" / "attention.py").read_text() == right_code()
+    assert saved == right_code()
     assert "attention" in output_text(fixed.cells[-1])  # the report, after the pass
 
+    # the same record as a shell session: the same events in the same order, the same verdicts
     shell_root = tmp_path / "shell"
     shell_session(shell_root)
     shell_workspace = shell_root / "submissions" / "ada"
-    assert attempts(workspace) == attempts(shell_workspace)
+    assert record == attempts(shell_workspace)
     assert [verdicts(d) for d in documents] == [verdicts(d) for d in results_documents(shell_workspace)]
+
+    # interrupting the kernel stops the run as Ctrl-C does: logged as interrupted, not as a failure
+    assert "logged as interrupted" in " ".join(output_text(interrupted).split()), output_text(interrupted)
+    last = attempts(workspace)[-1]
+    assert last[0] == "test" and ("status", "interrupted") in last[2]
+    assert "Clock:" in output_text(after)  # the kernel goes on
 
 
 @pytest.fixture(autouse=True)
