@@ -1,0 +1,88 @@
+"""The magics in-process, on IPython's InteractiveShell: flags parsed by the CLI's own typer commands, the
+workspace default, the stub in the next cell, and the overwrite check (nothing here grades: fast)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from challenge.bookkeeping import start_milestone
+from challenge.workspace import init_workspace
+from tests.challenge.notebook.kernel import need
+
+need("IPython")
+
+
+@pytest.fixture
+def shell():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "challenge")
+    yield ip
+    ip.run_line_magic("unload_ext", "challenge") if "challenge" in ip.extension_manager.loaded else None
+    InteractiveShell.clear_instance()
+
+
+@pytest.fixture
+def magics(shell):
+    return shell.magics_manager.registry["ChallengeMagics"]
+
+
+@pytest.fixture
+def started(tmp_path, registry):
+    workspace = init_workspace(handle="ada", path=tmp_path / "ws")
+    start_milestone(workspace=workspace, registry=registry, milestone=registry.get("attention"))
+    return workspace
+
+
+def events(workspace) -> list[str]:
+    return [json.loads(line)["type"] for line in (workspace.root / "events.jsonl").read_text().splitlines()]
+
+
+def test_commands_and_their_flags_are_the_clis(shell, magics, tmp_path, capsys):
+    root = tmp_path / "mine"
+    shell.run_line_magic("challenge", f"init --handle ada --workspace {root}")
+    assert magics.last_exit_code == 0 and (root / "workspace.json").is_file()
+    shell.run_line_magic("challenge", "status")  # no --workspace: the one named before
+    assert magics.last_exit_code == 0
+    shown = capsys.readouterr()
+    assert f"Workspace ada at {root.resolve()}" in " ".join(shown.out.split())
+    shell.run_line_magic("challenge", "status --no-such-flag")
+    assert magics.last_exit_code == 2 and "No such option" in capsys.readouterr().err
+    shell.run_line_magic("challenge", "start nonsense")
+    assert magics.last_exit_code == 2 and "No milestone called 'nonsense'" in capsys.readouterr().err
+
+
+def test_start_puts_the_file_under_a_test_magic_into_the_next_cell(shell, magics, tmp_path, registry):
+    workspace = init_workspace(handle="ada", path=tmp_path / "ws")
+    shell.run_line_magic("challenge", f"start attention --predict-hours 2 --predict-pass 50% -w {workspace.root}")
+    assert magics.last_exit_code == 0
+    stub = (registry.folder(registry.get("attention")) / "stub.py").read_text()
+    assert shell.rl_next_input == f"%%challenge test attention\n{stub}"
+    shell.rl_next_input = None
+    shell.run_line_magic("challenge", f"start attention --no-cell -w {workspace.root}")
+    assert magics.last_exit_code == 0 and shell.rl_next_input is None
+
+
+def test_a_file_changed_elsewhere_is_not_overwritten_without_asking(shell, magics, started, capsys):
+    path = started.root / "01_attention" / "attention.py"
+    path.write_text("# edited in another editor\n")
+    questions = []
+    magics.ask = lambda question: questions.append(question)  # a kernel that cannot ask: None
+    before = events(started)
+    shell.run_cell_magic("challenge", f"test attention -w {started.root}", "x = 1\n")
+    assert path.read_text() == "# edited in another editor\n"
+    assert magics.last_exit_code == 1 and len(questions) == 1
+    assert "test" not in events(started)[len(before):]  # nothing graded, no attempt
+    said = " ".join(capsys.readouterr().err.split())
+    assert "nothing was graded" in said and "%%challenge test attention -w" in said and "--overwrite" in said
+
+
+def test_a_cell_is_saved_only_by_test_or_train(shell, magics, started, capsys):
+    shell.run_cell_magic("challenge", f"status -w {started.root}", "x = 1\n")
+    assert magics.last_exit_code == 2 and "test or train only" in capsys.readouterr().err
+    shell.run_cell_magic("challenge", f"test attention --no-such-flag -w {started.root}", "x = 1\n")
+    assert magics.last_exit_code == 2 and "No such option" in capsys.readouterr().err
+    assert (started.root / "01_attention" / "attention.py").read_text() != "x = 1\n"  # parsed before any write
