@@ -204,7 +204,8 @@ def _attempts(item: MilestoneProgress, mine: Sequence[Event], results: ResultsDo
             number=number, ts=attempt.ts, status=attempt.status, passed=attempt.passed, total=attempt.total,
             confidence=attempt.confidence, builtins_used=sorted(map(str, attempt.builtins_used)),
             forbidden_used=sorted(map(str, forbidden)) if isinstance(forbidden, list) else [],
-            failed_tests=failed, results_note=note, mistakes=mistakes))
+            failed_tests=failed, results_note=note, mistakes=mistakes,
+            isolated=isolated if isinstance(isolated := event.data.get("sandbox_isolated"), bool) else None))
     return found
 
 

@@ -66,6 +66,7 @@ class AttemptSummary:
     failed_tests: list[str]  # from the results document
     results_note: str | None  # why failed_tests may be incomplete (results file missing, ...)
     mistakes: list["Finding"] = field(default_factory=list)  # what the failures show: diagnoses, else families
+    isolated: bool | None = None  # graded in the full sandbox (bubblewrap); None: not recorded
 
 
 @dataclass(frozen=True)

@@ -189,6 +189,11 @@ def log_lines(report: Report) -> list[str]:
     if log.unknown_milestones:
         lines.append("Events for milestones this harness does not know were left out: "
                      + ", ".join(log.unknown_milestones) + ".")
+    attempts = [a for m in report.milestones for a in m.attempts]
+    if unisolated := sum(1 for a in attempts if a.isolated is False):
+        lines.append(f"{unisolated} of {len(attempts)} attempts were graded without the full sandbox (bubblewrap "
+                     "could not start where they ran, as in some hosted notebooks): weaker isolation, said in "
+                     "each result. `challenge verify` re-grades the bundle in its own sandbox.")
     return lines
 
 
