@@ -56,9 +56,10 @@ def announce_isolation() -> None:
     mode = api.isolation()
     if mode.isolated:
         return
-    out.text(f"[yellow]Note: the full sandbox (bubblewrap) cannot start here, so your code is graded with "
-             f"weaker isolation ({mode.kind}: network {mode.network}, filesystem {mode.filesystem}). Every result "
-             "and the report say so; an employer's `challenge verify` re-grades your bundle in its own "
+    fallback = "namespaces" if mode.kind == "namespaces" else "no namespaces either"
+    out.text(f"[yellow]Note: the full sandbox (bubblewrap) cannot start here (are user namespaces forbidden?), so "
+             f"your code is graded in the fallback sandbox ({fallback}); each result says what it enforced, and "
+             "the report counts those attempts. An employer's `challenge verify` re-grades your bundle in its own "
              "sandbox anyway.[/yellow]")
 
 

@@ -21,7 +21,6 @@ def shell():
     ip = InteractiveShell.instance()
     ip.run_line_magic("load_ext", "challenge")
     yield ip
-    ip.run_line_magic("unload_ext", "challenge") if "challenge" in ip.extension_manager.loaded else None
     InteractiveShell.clear_instance()
 
 
@@ -86,3 +85,22 @@ def test_a_cell_is_saved_only_by_test_or_train(shell, magics, started, capsys):
     shell.run_cell_magic("challenge", f"test attention --no-such-flag -w {started.root}", "x = 1\n")
     assert magics.last_exit_code == 2 and "No such option" in capsys.readouterr().err
     assert (started.root / "01_attention" / "attention.py").read_text() != "x = 1\n"  # parsed before any write
+
+
+def test_loading_says_when_the_full_sandbox_cannot_start(monkeypatch, capsys):
+    """As in a hosted notebook that forbids user namespaces: said once on loading (each result and the report
+    say it too: tests/challenge/test_api.py, tests/challenge/report/test_sandbox_label.py)."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from grader.engine import sandbox
+
+    monkeypatch.setattr(sandbox, "bubblewrap_prefix", lambda: ())
+    monkeypatch.setattr(sandbox, "namespace_prefix", lambda: ())
+    ip = InteractiveShell.instance()
+    try:
+        ip.run_line_magic("load_ext", "challenge")
+        said = " ".join(capsys.readouterr().out.split())
+        assert "the full sandbox (bubblewrap) cannot start here" in said and "no namespaces either" in said
+        assert "challenge verify" in said
+    finally:
+        InteractiveShell.clear_instance()
