@@ -8,3 +8,9 @@ def load_ipython_extension(ipython) -> None:
     from challenge.notebook.magics import load
 
     load(ipython)
+
+
+def unload_ipython_extension(ipython) -> None:
+    from challenge.notebook.magics import unload
+
+    unload(ipython)

@@ -48,11 +48,10 @@ def test(milestone: str, *, workspace: str | Path | None = None, seed: int | Non
     ``seed``: the shapes and values of an earlier run; ``confidence``: how sure you are that it passes (0-1),
     recorded before it runs.
     """
-    from challenge.grading import record_confidence, run_tests
+    from challenge.grading import record_confidence, run_tests, sandbox_for_tests
     from challenge.run_requests import learner_file_of
-    from grader import api as grader
 
-    with grader.WarmGrader() as warm:  # the sandbox imports torch while this process reads the workspace
+    with sandbox_for_tests() as warm:  # the sandbox imports torch while this process reads the workspace
         ctx = _context(workspace)
         m = ctx.milestone(milestone)
         learner_file_of(ctx.workspace, m)

@@ -5,6 +5,7 @@ document and log the attempt."""
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,36 @@ class TestOutcome:
         return html_of(lambda out: render_run(out, self.result, milestone_id=self.result.milestone,
                                               results_file=self.results_file,
                                               next_command=f"api.test({self.result.milestone!r})"))
+
+
+# A sandbox kept warm by a long-lived process (a notebook's kernel) for all its `test` runs: each run forks a
+# worker from it, as under `watch`, instead of starting Python and torch again. None: each run starts its own.
+_kept_warm = None
+
+
+def keep_sandbox_warm(grader) -> None:
+    """Use ``grader`` (a ``grader.api.WarmGrader``, or None to stop) for every later ``sandbox_for_tests``."""
+    global _kept_warm
+    if _kept_warm is not None and _kept_warm is not grader:
+        _kept_warm.close()
+    _kept_warm = grader
+
+
+@contextmanager
+def sandbox_for_tests():
+    """The sandbox a `test` grades in: the one kept warm (restarted if it died; closed after a run that did not
+    finish, so that the next one starts clean), else a fresh one for this run."""
+    from grader import api
+
+    if _kept_warm is None:
+        with api.WarmGrader() as warm:
+            yield warm
+        return
+    try:
+        yield _kept_warm.start()
+    except BaseException:
+        _kept_warm.close()
+        raise
 
 
 def record_confidence(*, workspace: Workspace, milestone: Milestone, confidence: float) -> None:

@@ -12,7 +12,7 @@ from challenge.bookkeeping import pause_clock, start_milestone
 from challenge.commands.clock import begin, option_value
 from challenge.commands.context import Context, open_context
 from challenge.commands.options import JsonOpt, MilestoneArg, WorkspaceOpt
-from challenge.grading import record_confidence, run_tests
+from challenge.grading import record_confidence, run_tests, sandbox_for_tests
 from challenge.output import out
 from challenge.prompts import choose, read_chance
 from challenge.render_results import render_run
@@ -54,10 +54,8 @@ def test(
       challenge test attention --after-pass next
       challenge test multihead --seed 1234 --json
     """
-    from grader import api
-
     # The sandbox starts first: it imports torch while this process reads the workspace and imports its own.
-    with api.WarmGrader() as warm:
+    with sandbox_for_tests() as warm:
         ctx = open_context(workspace)
         m = ctx.milestone(milestone)
         learner_file_of(ctx.workspace, m)

@@ -43,10 +43,21 @@ WORKSPACE_FLAGS = ("--workspace", "-w")
 
 
 def load(shell) -> None:
+    from challenge.grading import keep_sandbox_warm
+    from grader import api
+
     magics = ChallengeMagics(shell)
     shell.register_magics(magics)
+    # One sandbox for the kernel's life (started by the first test): a later test costs a fork, as under `watch`.
+    keep_sandbox_warm(api.WarmGrader())
     with magics.notebook_output():
         announce_isolation()
+
+
+def unload(shell) -> None:
+    from challenge.grading import keep_sandbox_warm
+
+    keep_sandbox_warm(None)
 
 
 def announce_isolation() -> None:

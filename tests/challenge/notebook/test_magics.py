@@ -21,6 +21,7 @@ def shell():
     ip = InteractiveShell.instance()
     ip.run_line_magic("load_ext", "challenge")
     yield ip
+    ip.run_line_magic("unload_ext", "challenge")  # and with it the sandbox it keeps warm for its tests
     InteractiveShell.clear_instance()
 
 
@@ -79,6 +80,15 @@ def test_a_file_changed_elsewhere_is_not_overwritten_without_asking(shell, magic
     assert "nothing was graded" in said and "%%challenge test attention -w" in said and "--overwrite" in said
 
 
+def test_unloading_stops_keeping_a_sandbox_warm(shell):
+    from challenge import grading
+
+    assert grading._kept_warm is not None
+    shell.run_line_magic("unload_ext", "challenge")
+    assert grading._kept_warm is None
+    shell.run_line_magic("load_ext", "challenge")
+
+
 def test_a_cell_is_saved_only_by_test_or_train(shell, magics, started, capsys):
     shell.run_cell_magic("challenge", f"status -w {started.root}", "x = 1\n")
     assert magics.last_exit_code == 2 and "test or train only" in capsys.readouterr().err
@@ -103,4 +113,5 @@ def test_loading_says_when_the_full_sandbox_cannot_start(monkeypatch, capsys):
         assert "the full sandbox (bubblewrap) cannot start here" in said and "no namespaces either" in said
         assert "challenge verify" in said
     finally:
+        ip.run_line_magic("unload_ext", "challenge")
         InteractiveShell.clear_instance()
