@@ -115,3 +115,37 @@ def test_loading_says_when_the_full_sandbox_cannot_start(monkeypatch, capsys):
     finally:
         ip.run_line_magic("unload_ext", "challenge")
         InteractiveShell.clear_instance()
+
+
+def test_the_training_bar_is_one_output_updated_in_place(monkeypatch):
+    """In a notebook the bar is one display, updated (at most four times a second) and full at the end."""
+    import IPython.display
+
+    from challenge.notebook import progress
+    from challenge.training_bar import training_bar
+
+    shown, updates = [], []
+
+    class Handle:
+        display_id = "bar-1"
+
+    def display(bundle, raw, display_id):
+        shown.append(bundle)
+        return Handle()
+
+    monkeypatch.setattr(IPython.display, "display", display)
+    monkeypatch.setattr(IPython.display, "update_display", lambda bundle, raw, display_id: updates.append(
+        (display_id, bundle)))
+    clock = iter(range(100, 1000))  # each redraw check one "second" later: none is throttled away
+    monkeypatch.setattr(progress.time, "monotonic", lambda: float(next(clock)))
+
+    class JupyterConsole:
+        is_jupyter = True
+
+    with training_bar(JupyterConsole(), label="training gpt", budget_s=10) as bar:
+        bar.on_progress({"step": 3, "loss": 2.5, "elapsed_s": 4.0, "tokens_per_s": 100.0})
+        bar.on_stop_requested()
+    assert len(shown) == 1 and all(display_id == "bar-1" for display_id, _ in updates)
+    assert 'value="4"' in updates[0][1]["text/html"] and "step 3 · loss 2.500" in updates[0][1]["text/plain"]
+    assert "interrupt again to abandon" in updates[1][1]["text/plain"]
+    assert 'value="10"' in updates[-1][1]["text/html"]  # full when the run ends
