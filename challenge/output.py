@@ -58,6 +58,9 @@ class Output:
     def __init__(self) -> None:
         self.console = Console(highlight=False, soft_wrap=False)
         self.err_console = Console(stderr=True, highlight=False)
+        # None: ask questions where stdin and stdout are a terminal. A notebook's kernel sets it while a magic
+        # runs: True where the front end answers input() (the same prompts, in the notebook's input box).
+        self.can_ask: bool | None = None
 
     def text(self, message: str = "", *, style: str | None = None) -> None:
         self.console.print(message, style=style)
@@ -90,6 +93,8 @@ class Output:
 
     @property
     def interactive(self) -> bool:
+        if self.can_ask is not None:
+            return self.can_ask
         return sys.stdin.isatty() and sys.stdout.isatty()
 
 

@@ -198,12 +198,15 @@ class ChallengeMagics(Magics):
         if getattr(self.shell, "kernel", None) is None:
             yield
             return
-        saved = out.console, out.err_console
+        saved = out.console, out.err_console, out.can_ask
         # no colour system: the text/plain beside the HTML is plain text, not escape codes (the HTML keeps
         # the styles: rich draws it from the styled segments)
         out.console = Console(force_jupyter=True, color_system=None, highlight=False, soft_wrap=False)
         out.err_console = Console(force_jupyter=True, color_system=None, highlight=False, stderr=True)
+        # the CLI's questions (predictions, reflect, after a pass) go to the notebook's input box where the front
+        # end answers input(); a headless run does not, and is treated like a script
+        out.can_ask = bool(getattr(self.shell.kernel, "_allow_stdin", False))
         try:
             yield
         finally:
-            out.console, out.err_console = saved
+            out.console, out.err_console, out.can_ask = saved
