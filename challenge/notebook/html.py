@@ -35,8 +35,3 @@ def html_of(render: Callable[[Output], None], *, width: int = WIDTH) -> str:
     render(sink)
     return sink.console.export_html(inline_styles=True, code_format=CODE_FORMAT)
 
-
-def text_of(render: Callable[[Output], None], *, width: int = WIDTH) -> str:
-    sink = recording_output(width=width)
-    render(sink)
-    return sink.console.export_text()

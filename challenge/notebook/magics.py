@@ -134,7 +134,7 @@ class ChallengeMagics(Magics):
     def _save_cell_then_run(self, argv: list[str], cell: str) -> int:
         command = argv[0] if argv else ""
         if command not in CELL_COMMANDS:
-            raise UsageError(f"%%challenge {command}: a cell can be saved and run by "
+            raise UsageError(f"{f'%%challenge {command}'.strip()}: a cell can be saved and run by "
                              f"{' or '.join(CELL_COMMANDS)} only.",
                              "Example: %%challenge test attention (other commands are line magics: "
                              f"%challenge {command or 'status'}).")
