@@ -3,8 +3,8 @@ first attempt at attention, then the same notebook fixed, in one kernel session.
 diagnosis and pass line, and the workspace's event log holds the same attempts as a shell session that
 runs the same commands on the same code.
 
-Needs the notebook extra (pip install -e '.[notebook]'); CI's notebook block runs it with
-CHALLENGE_TEST_REQUIRE_NOTEBOOK=1, which turns the skip into a failure.
+Needs the notebook extra (pip install -e '.[notebook]') and is in the slow set; CI's notebook block runs it
+with CHALLENGE_TEST_REQUIRE_NOTEBOOK=1, which turns the skip into a failure.
 """
 
 from __future__ import annotations
@@ -120,6 +120,7 @@ def interrupt_a_run(client, nbformat, index: int):
     return hanging, after
 
 
+@pytest.mark.slow  # 40-130 s (a kernel, five gradings, a shell session); CI's notebook block runs it
 def test_example_notebook_wrong_then_fixed_on_a_real_kernel(tmp_path):
     nbformat = need("nbformat")
     nbclient = need("nbclient")
