@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from challenge.errors import UsageError
-from challenge.progress import passed_ids
+from challenge.progress import passed_ids, stub_sha256s
 from challenge.run_requests import grade_request, grading_inputs, learner_file_of
 from challenge.storage import write_json_atomic
 from challenge.taskdata import cache_dir_of
@@ -21,6 +21,7 @@ from milestones import Milestone, Registry
 class TestOutcome:
     result: object  # grader.results.RunResult
     results_file: Path
+    stub: bool = False  # the untouched stub was graded: not an attempt (``challenge.progress.is_stub_run``)
 
 
 def record_confidence(*, workspace: Workspace, milestone: Milestone, confidence: float) -> None:
@@ -61,7 +62,7 @@ def run_tests(*, workspace: Workspace, registry: Registry, milestone: Milestone,
         "grader_version": result.grader_version, "hidden_tests_sha256": result.hidden_tests_sha256,
         "learner_file_sha256": result.learner_file_sha256, "duration_s": result.duration_s,
         "sandbox_isolated": bool(result.sandbox.get("isolated")), "busy_s": result.duration_s})
-    return TestOutcome(result, results_file)
+    return TestOutcome(result, results_file, stub=result.learner_file_sha256 == stub_sha256s().get(milestone.id))
 
 
 def load_results(path: Path):

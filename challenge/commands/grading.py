@@ -72,6 +72,8 @@ def test(
     else:
         render_run(out, outcome.result, milestone_id=m.id, verbose=verbose, results_file=outcome.results_file,
                    next_command=f"challenge test {m.id}")
+        if outcome.stub:
+            out.text("[dim]That was the untouched stub: a look at the tests, not counted as an attempt.[/dim]")
     if outcome.result.status == "pass":
         _after_pass(ctx, pass_state(workspace=ctx.workspace, registry=ctx.registry, milestone=m), after_pass,
                     quiet=as_json)
