@@ -62,7 +62,8 @@ def run_tests(*, workspace: Workspace, registry: Registry, milestone: Milestone,
         "grader_version": result.grader_version, "hidden_tests_sha256": result.hidden_tests_sha256,
         "learner_file_sha256": result.learner_file_sha256, "duration_s": result.duration_s,
         "sandbox_isolated": bool(result.sandbox.get("isolated")), "busy_s": result.duration_s})
-    return TestOutcome(result, results_file, stub=result.learner_file_sha256 == stub_sha256s().get(milestone.id))
+    stub = result.status != "pass" and result.learner_file_sha256 == stub_sha256s().get(milestone.id)
+    return TestOutcome(result, results_file, stub=stub)
 
 
 def load_results(path: Path):

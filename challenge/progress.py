@@ -127,10 +127,12 @@ def stub_sha256s() -> dict[str, str]:
 
 
 def is_stub_run(event: Event) -> bool:
-    """Whether a ``test`` event graded the untouched stub (its file's hash is the stub's): a look at what the
-    tests say, not an attempt, so it is neither the "first test" of the calibration nor a failed try."""
+    """Whether a ``test`` event graded the untouched stub (its file's hash is the stub's) and it did not pass:
+    a look at what the tests say, not an attempt, so neither the calibration's "first test" nor a failed try.
+    A pass claimed for the stub stays an attempt: no honest run gives it, and `verify` must re-grade it."""
     digest = event.data.get("learner_file_sha256")
-    return bool(digest) and digest == stub_sha256s().get(event.milestone or "")
+    return (bool(digest) and event.data.get("status") != "pass"
+            and digest == stub_sha256s().get(event.milestone or ""))
 
 
 def passed_ids(events: Iterable[Event]) -> set[str]:
