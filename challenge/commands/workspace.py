@@ -11,7 +11,7 @@ from rich.table import Table
 
 from challenge.commands.context import open_context
 from challenge.commands.options import WorkspaceOpt
-from challenge.durations import format_duration, format_hours
+from challenge.durations import format_duration
 from challenge.output import out
 from challenge.progress import MilestoneProgress, derive_progress
 from challenge.timekeeping import account
@@ -103,7 +103,7 @@ def status(workspace: WorkspaceOpt = None) -> None:
         out.table(table)
         total = times.total
         adjusted = f" (including {format_duration(total.adjusted_s)} self-reported)" if total.adjusted_s else ""
-        out.text(f"Total time: {format_hours(total.total_s)}{adjusted}")
+        out.text(f"Total time: {format_duration(total.total_s)}{adjusted}")  # the table's unit
     else:
         out.text("No milestone started yet: [bold]challenge start attention[/bold]")
     for problem in reading.problems:
