@@ -173,3 +173,21 @@ def test_a_question_over_several_lines_stays_a_comment(monkeypatch):
                                         "area": "x"})
     monkeypatch.setattr(challenge.reflection, "reflection_questions", lambda registry, m: [("custom", question)])
     assert yaml.safe_load(answers_template(REGISTRY, ATTENTION)) == {"custom": None}
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+def test_the_template_on_a_narrow_terminal_is_the_template_unwrapped(workspace):
+    """On a terminal too, --template prints the file's content as it is (copy-paste gives valid YAML)."""
+    import os
+
+    import pexpect
+
+    started(workspace)
+    env = {k: v for k, v in os.environ.items() if k not in ("CHALLENGE_WORKSPACE", "COLUMNS", "LINES")}
+    child = pexpect.spawn(sys.executable, ["-m", "challenge", "reflect", "attention", "--template", "--workspace",
+                                           str(workspace.root)], env=env, encoding="utf-8", timeout=60,
+                          dimensions=(24, 40))
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    assert child.before.replace("\r\n", "\n") == answers_template(REGISTRY, ATTENTION)
