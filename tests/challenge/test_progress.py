@@ -69,3 +69,43 @@ def test_a_pass_claimed_for_the_stub_stays_an_attempt(workspace):
     _test(workspace, "pass", stub_sha256s()[ATTENTION.id], passed=21)
     item = derive_progress(workspace.log.read().events)[ATTENTION.id]
     assert (len(item.attempts), item.stub_runs, item.passed) == (1, 0, True)
+
+
+def test_challenge_test_on_the_untouched_stub_says_it_is_not_an_attempt(workspace, monkeypatch, capsys):
+    """Through the CLI, the grader stood in for: the run is logged, says it was not counted, and is not one."""
+    import time as time_module
+
+    import pytest
+
+    from challenge.cli import main
+    from challenge.grading import run_tests
+    from grader import api
+    from grader.results import RunResult, TestResult
+
+    start_milestone(workspace=workspace, registry=REGISTRY, milestone=ATTENTION)
+    learner = workspace.milestone_dir(ATTENTION.folder) / ATTENTION.learner_file
+
+    class FakeWarm:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def grade(self, request):
+            return RunResult(milestone=ATTENTION.id, status="fail", started_at=time_module.time(),
+                             tests=[TestResult(name="t", status="fail", message="NotImplementedError")],
+                             learner_file_sha256=_sha(learner.read_bytes()))
+
+    monkeypatch.setattr(api, "WarmGrader", FakeWarm)
+    with pytest.raises(SystemExit):
+        main(["test", "attention", "--workspace", str(workspace.root)])
+    assert "That was the untouched stub: a look at the tests, not counted as an attempt." in " ".join(
+        capsys.readouterr().out.split())
+    learner.write_text(learner.read_text() + "\n# started\n")
+    assert not run_tests(workspace=workspace, registry=REGISTRY, milestone=ATTENTION, grader=FakeWarm()).stub
+    item = derive_progress(workspace.log.read().events)[ATTENTION.id]
+    assert (item.stub_runs, len(item.attempts)) == (1, 1)
