@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from challenge.bookkeeping import pause_clock, resume_clock, start_milestone, take_hint
-from challenge.data import MissingData, missing_data
+from challenge.data import FETCH_COMMAND, IMPORT_COMMAND, MissingData, describe_missing, missing_data
 from challenge.errors import ChallengeError
 from challenge.grading import record_confidence, run_tests
 from challenge.reflection import parse_answers, reflection_questions, record_reflection
@@ -83,6 +83,16 @@ Say = Callable[[str], None]
 # (label, budget_s) -> a context manager yielding the bar's callbacks (see challenge.training_bar)
 Bar = Callable[[str, float], AbstractContextManager]
 FAST_SKIP = "skipped in the fast demo"
+COPY_WHY = "that is the copy check working, as it would on a learner who pasted them"
+
+
+def flagged_as_copies(verification) -> str | None:
+    """Why the employer's view marks the demo learner's milestones as copies, or None when none is."""
+    flagged = [m.id for m in getattr(verification, "milestones", ()) if m.similarity_flagged]
+    if not flagged:
+        return None
+    return (f"'like ref.' is flagged for {', '.join(flagged)}: the simulated learner pasted the reference "
+            f"solutions; {COPY_WHY}.")
 
 
 def run_demo(*, folder: Path, registry: Registry, full: bool, say: Say, show_result: Callable[[object, str], None],
@@ -96,9 +106,16 @@ def run_demo(*, folder: Path, registry: Registry, full: bool, say: Say, show_res
     result.missing = missing_data(registry=registry, milestones=trained)
     lacking = {mid: item.corpus for item in result.missing for mid in item.milestones}
     say(f"A simulated learner, '{handle}', starts in {workspace.root} (time is simulated; grading is real).")
+    say(f"It pastes the reference solutions (after a classic mistake), so the report and the employer flag its "
+        f"code as a copy of the reference: {COPY_WHY}.")
     if not full and trained:
         say(f"Fast demo: the module milestones only; {', '.join(m.id for m in trained)} train for minutes each "
             "and are skipped (`challenge demo --full` plays them).")
+    if full and result.missing:
+        cannot = [m.id for m in trained if m.id in lacking]
+        say(f"Full demo, but {', '.join(cannot)} cannot be played: their data is not on this machine and the "
+            f"Hugging Face hub is unreachable ({describe_missing(result.missing)}). The rest is played. To play "
+            f"them: {FETCH_COMMAND} (once, online), or offline {IMPORT_COMMAND} with a copy in the original formats.")
     for scene in script:
         milestone = registry.get(scene.milestone)
         if milestone.training is not None and not full:

@@ -28,7 +28,3 @@ def format_duration(seconds: float) -> str:
     if hours:
         return f"{sign}{hours}h{minutes:02d}m"
     return f"{sign}{minutes}m"
-
-
-def format_hours(seconds: float) -> str:
-    return f"{seconds / 3600:.1f} h"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from challenge.errors import UsageError
-from challenge.progress import passed_ids
+from challenge.progress import passed_ids, stub_sha256s
 from challenge.run_requests import grade_request, grading_inputs, learner_file_of
 from challenge.storage import write_json_atomic
 from challenge.taskdata import cache_dir_of
@@ -24,6 +24,7 @@ class TestOutcome:
 
     result: object  # grader.results.RunResult
     results_file: Path
+    stub: bool = False  # the untouched stub was graded: not an attempt (``challenge.progress.is_stub_run``)
 
     @property
     def status(self) -> str:
@@ -115,7 +116,8 @@ def run_tests(*, workspace: Workspace, registry: Registry, milestone: Milestone,
         "grader_version": result.grader_version, "hidden_tests_sha256": result.hidden_tests_sha256,
         "learner_file_sha256": result.learner_file_sha256, "duration_s": result.duration_s,
         "sandbox_isolated": bool(result.sandbox.get("isolated")), "busy_s": result.duration_s})
-    return TestOutcome(result, results_file)
+    stub = result.status != "pass" and result.learner_file_sha256 == stub_sha256s().get(milestone.id)
+    return TestOutcome(result, results_file, stub=stub)
 
 
 def load_results(path: Path):

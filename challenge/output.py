@@ -57,6 +57,9 @@ def untrusted(text: object, *, multiline: bool = False, limit: int | None = None
 class Output:
     def __init__(self) -> None:
         self.console = Console(highlight=False, soft_wrap=False)
+        # Text is wrapped to a terminal's width; to a file or a pipe it goes one line per line (rich would
+        # wrap it at 80 columns, and whoever reads the file, grep or a YAML reader, would see the breaks).
+        self.console.soft_wrap = not self.console.is_terminal
         self.err_console = Console(stderr=True, highlight=False)
         # None: ask questions where stdin and stdout are a terminal. A notebook's kernel sets it while a magic
         # runs: True where the front end answers input() (the same prompts, in the notebook's input box).
@@ -64,6 +67,12 @@ class Output:
 
     def text(self, message: str = "", *, style: str | None = None) -> None:
         self.console.print(message, style=style)
+
+    def document(self, text: str) -> None:
+        """A file's content for the user to redirect (a template, a Markdown report): written as it is,
+        never wrapped, styled or read as markup, whether stdout is a terminal or a file."""
+        sys.stdout.write(text)
+        sys.stdout.flush()
 
     def success(self, message: str) -> None:
         self.console.print(f"[green]✓[/green] {message}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -29,6 +31,7 @@ class MilestoneProgress:
     hints_taken: set[int] = field(default_factory=set)  # indices into the milestone's hints
     peeks: int = 0
     trainings: int = 0
+    stub_runs: int = 0  # tests of the untouched stub: not attempts (nothing was tried yet)
     reflection: dict[str, Any] | None = None
     reflections_replaced: int = 0
 
@@ -85,6 +88,9 @@ def derive_progress(events: Iterable[Event]) -> dict[str, MilestoneProgress]:
                 item.predicted_hours = _number(data.get("predict_hours"))
             if item.predicted_pass is None:
                 item.predicted_pass = _number(data.get("predict_pass"))
+        elif event.type == "test" and is_stub_run(event):
+            item.stub_runs += 1
+            pending_confidence.pop(event.milestone, None)  # it was asked about this run
         elif event.type == "test":
             builtins = data.get("builtins_used", [])
             results_file = data.get("results_file")
@@ -104,6 +110,29 @@ def derive_progress(events: Iterable[Event]) -> dict[str, MilestoneProgress]:
                 item.reflections_replaced += 1
             item.reflection = dict(data["answers"])
     return progress
+
+
+@functools.lru_cache(maxsize=1)
+def stub_sha256s() -> dict[str, str]:
+    """Milestone id -> SHA-256 of its stub, the file `start` copies byte for byte."""
+    from milestones import load_registry
+
+    registry = load_registry()
+    hashes = {}
+    for milestone in registry.milestones:
+        stub = registry.folder(milestone) / "stub.py"
+        if stub.is_file():
+            hashes[milestone.id] = hashlib.sha256(stub.read_bytes()).hexdigest()
+    return hashes
+
+
+def is_stub_run(event: Event) -> bool:
+    """Whether a ``test`` event graded the untouched stub (its file's hash is the stub's) and it did not pass:
+    a look at what the tests say, not an attempt, so neither the calibration's "first test" nor a failed try.
+    A pass claimed for the stub stays an attempt: no honest run gives it, and `verify` must re-grade it."""
+    digest = event.data.get("learner_file_sha256")
+    return (bool(digest) and event.data.get("status") != "pass"
+            and digest == stub_sha256s().get(event.milestone or ""))
 
 
 def passed_ids(events: Iterable[Event]) -> set[str]:

@@ -57,8 +57,13 @@ def answers_template(registry: Registry, milestone: Milestone) -> str:
     lines = [f"# challenge reflect {milestone.id} --answers THIS_FILE",
              "# Rate each question 1-5; add text if you like:  id: 4   or   id: {rating: 4, text: \"...\"}"]
     for qid, question in reflection_questions(registry, milestone):
-        lines += ["", f"# {question.text}", f"# 1 = {question.low}, 5 = {question.high}", f"{qid}: "]
+        lines += ["", *_commented(question.text), *_commented(f"1 = {question.low}, 5 = {question.high}"), f"{qid}: "]
     return "\n".join(lines) + "\n"
+
+
+def _commented(text: str) -> list[str]:
+    """``text`` as YAML comment lines, however many lines it has (a bare line would be read as an answer)."""
+    return [f"# {line}".rstrip() for line in text.splitlines() or [""]]
 
 
 def parse_answers(raw: object, questions: list[tuple[str, Question]], *, source: str = "answers") -> dict[str, Answer]:

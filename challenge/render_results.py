@@ -145,8 +145,14 @@ def _families(group: FailureGroup, *, verbose: bool) -> str:
 
 
 def _every_test(out: Output, result) -> None:
-    """Every test on its own line, and every failure in its own box (``--verbose``)."""
-    out.text("[bold]Every test:[/bold]")
+    """Every test on its own line, and every failure in its own box (``--verbose``).
+
+    The grouped boxes above show a hint only where the judge has no diagnosis; so does this list. A diagnosed
+    test's fix is left out: --verbose shows more evidence, never help that would bypass `challenge hint`
+    (which logs what it shows as help used).
+    """
+    out.text("[bold]Every test[/bold] [dim](fixes for diagnosed mistakes are not shown: `challenge hint` unlocks "
+             "a hint aimed at them, logged as help used)[/dim]:")
     for test in result.tests:
         out.text(f"{ICON.get(test.status, '?')} {escape(test.name)} [dim]{test.duration_s:.2f}s[/dim]")
         if test.status == "pass":
@@ -154,7 +160,7 @@ def _every_test(out: Output, result) -> None:
         body = escape(test.message)
         if test.diagnosis is not None and (test.diagnosis.summary or test.diagnosis.mistake):
             body += f"\n[bold]diagnosis:[/bold] {escape(test.diagnosis.summary or test.diagnosis.mistake)}"
-        if test.hint:
+        elif test.hint:
             body += f"\n[bold]hint:[/bold] {escape(test.hint)}"
         if test.output:
             body += f"\n[dim]your output:[/dim]\n[dim]{escape(test.output)}[/dim]"

@@ -3,7 +3,8 @@ one sub-folder per started milestone holding the learner's code and results.
 
 Resolution order for every command: ``--workspace PATH``, then env
 ``CHALLENGE_WORKSPACE``, then the current folder (or one above it) if it is a
-workspace, then the single workspace under ``./submissions``.
+workspace, then the single workspace under ``./submissions`` (or, where there is none, right in the current
+folder: run from inside ``submissions/``).
 """
 
 from __future__ import annotations
@@ -141,12 +142,15 @@ def find_workspace(*, explicit: Path | None = None, cwd: Path | None = None,
     for folder in (here, *here.parents):
         if is_workspace(folder):
             return open_workspace(folder, clock=clock)
-    candidates = sorted(p for p in (here / "submissions").glob("*") if is_workspace(p))
+    # The workspaces in ./submissions, else those right here (a command run from inside submissions/).
+    candidates = (sorted(p for p in (here / "submissions").glob("*") if is_workspace(p))
+                  or sorted(p for p in here.glob("*") if is_workspace(p)))
     if len(candidates) == 1:
         return open_workspace(candidates[0], clock=clock)
     if not candidates:
         raise WorkspaceNotFound("No workspace found here.",
                                 "Create one: challenge init --handle YOUR_NAME  (or pass --workspace PATH)")
-    names = ", ".join(p.name for p in candidates)
-    raise WorkspaceNotFound(f"Several workspaces under ./submissions ({names}).",
-                            f"Pick one with --workspace submissions/NAME or set {ENV_VAR}.")
+    names = ", ".join(str(p.relative_to(here)) for p in candidates)
+    raise WorkspaceNotFound(f"Several workspaces here: {names}.",
+                            f"Pick one with --workspace {candidates[0].relative_to(here)} (or another of them), "
+                            f"or set {ENV_VAR}.")

@@ -3,7 +3,6 @@ its receivers do with it (a whole cohort: ``challenge.commands.cohort``)."""
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Annotated, Optional
@@ -150,5 +149,4 @@ def show(
 
         out.renderable(render_terminal(shown.report))
     else:
-        sys.stdout.write(render_text(shown.report, format.value))
-        sys.stdout.flush()
+        out.document(render_text(shown.report, format.value))

@@ -7,7 +7,6 @@ means ``challenge cohort compare BUNDLES...``.
 
 from __future__ import annotations
 
-import sys
 import time
 from enum import Enum
 from pathlib import Path
@@ -85,7 +84,7 @@ def compare(
         write_atomic(output, cohort_markdown(found, now=time.time()))
         out.success(f"Cohort report written to {output}")
     elif format is CompareFormat.md:
-        sys.stdout.write(cohort_markdown(found, now=time.time()))
+        out.document(cohort_markdown(found, now=time.time()))
     else:
         for table in cohort_tables(found):
             out.table(table)
@@ -200,8 +199,7 @@ def merge(
         chosen = "md" if chosen == "terminal" else chosen
         text = {"md": render_markdown, "html": render_html, "json": render_json}[chosen](merged)
         if output is None:
-            sys.stdout.write(text)
-            sys.stdout.flush()
+            out.document(text)
         else:
             write_atomic(output, text)
             out.success(f"Cohort report ({len(merged.rows)} bundles) written to {output}")

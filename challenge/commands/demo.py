@@ -35,7 +35,7 @@ def demo(
       challenge demo --full --folder /tmp/demo
     """
     from challenge.bundle.render import verification_table
-    from challenge.demo import finish_demo, run_demo
+    from challenge.demo import finish_demo, flagged_as_copies, run_demo
     from challenge.render_results import render_summary
     from challenge.report import build_report
     from challenge.report.render_terminal import render_terminal
@@ -63,6 +63,8 @@ def demo(
                                                 now=result.workspace.clock())))
     out.console.rule("the employer's view")
     out.table(verification_table(result.verification, with_retrain=False))
+    if why := flagged_as_copies(result.verification):
+        out.text(why)
     out.console.rule("done")
     out.text(f"Demo finished in {time.monotonic() - started:.0f} s. Everything is in {target}:\n"
              f"  report: {target / 'report.html'} (and report.md)\n  bundle: {result.bundle}")

@@ -70,6 +70,7 @@ def test(
     else:
         render_run(out, outcome.result, milestone_id=m.id, verbose=verbose, results_file=outcome.results_file,
                    next_command=f"challenge test {m.id}")
+        _say_if_stub(outcome)
     if outcome.result.status == "pass":
         _after_pass(ctx, pass_state(workspace=ctx.workspace, registry=ctx.registry, milestone=m), after_pass,
                     quiet=as_json)
@@ -153,6 +154,7 @@ def watch(
                     outcome = run_tests(workspace=ctx.workspace, registry=ctx.registry, milestone=m, grader=warm)
                     render_run(out, outcome.result, milestone_id=m.id, verbose=verbose,
                                next_command="save your file to run the tests again")
+                    _say_if_stub(outcome)
                     if outcome.result.status == "pass":
                         state = pass_state(workspace=ctx.workspace, registry=ctx.registry, milestone=m)
                         done = _after_pass(ctx, state, None, watching=True)
@@ -179,3 +181,8 @@ def _stamp(path) -> tuple[float, int] | None:
     except FileNotFoundError:
         return None
     return info.st_mtime, info.st_size
+
+
+def _say_if_stub(outcome) -> None:
+    if outcome.stub:
+        out.text("[dim]That was the untouched stub: a look at the tests, not counted as an attempt.[/dim]")

@@ -64,7 +64,7 @@ def reflect(
     ctx = open_context(workspace)
     m = ctx.milestone(milestone)
     if template:
-        out.console.print(answers_template(ctx.registry, m), end="", markup=False, highlight=False)
+        out.document(answers_template(ctx.registry, m))
         return
     require_started(workspace=ctx.workspace, milestone=m)
     questions = reflection_questions(ctx.registry, m)

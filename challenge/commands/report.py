@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -52,5 +51,4 @@ def report(
 
         out.renderable(render_terminal(built))
         return
-    sys.stdout.write(render_text(built, fmt))
-    sys.stdout.flush()
+    out.document(render_text(built, fmt))

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from challenge.commands.context import open_context
 from challenge.commands.options import WorkspaceOpt
-from challenge.durations import format_duration, format_hours
+from challenge.durations import format_duration
 from challenge.output import Output, out
 from challenge.progress import MilestoneProgress, derive_progress
 from challenge.status import StatusSnapshot, read_status
@@ -102,7 +102,7 @@ def render_status(sink: Output, snapshot: StatusSnapshot) -> None:
         sink.table(table)
         adjusted = f" (including {format_duration(snapshot.total_adjusted_s)} self-reported)" \
             if snapshot.total_adjusted_s else ""
-        sink.text(f"Total time: {format_hours(snapshot.total_s)}{adjusted}")
+        sink.text(f"Total time: {format_duration(snapshot.total_s)}{adjusted}")  # the table's unit
     else:
         sink.text("No milestone started yet: [bold]challenge start attention[/bold]")
     for warning in snapshot.warnings:

@@ -16,7 +16,7 @@ from typing import Any
 
 from challenge.eventlog import Event, LogProblem, read_log
 from challenge.events import data_problem
-from challenge.progress import MilestoneProgress, derive_progress
+from challenge.progress import MilestoneProgress, derive_progress, is_stub_run
 from challenge.report import verdict as rules
 from challenge.report.calibration import brier_score, confidence_bias, describe_confidence, describe_hours
 from challenge.failure_groups import failure_key, tests_from_document
@@ -195,7 +195,7 @@ def _time(t: MilestoneTime, mine: Sequence[Event]) -> TimeSummary:
 
 
 def _attempts(item: MilestoneProgress, mine: Sequence[Event], results: ResultsDocs) -> list[AttemptSummary]:
-    test_events = [e for e in mine if e.type == "test"]
+    test_events = [e for e in mine if e.type == "test" and not is_stub_run(e)]  # as item.attempts
     found = []
     for number, (attempt, event) in enumerate(zip(item.attempts, test_events), start=1):
         failed, mistakes, note = _failed_in(attempt.status, attempt.results_file, results)

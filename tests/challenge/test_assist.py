@@ -63,7 +63,7 @@ def test_hint_offers_first_the_one_aimed_at_the_diagnosis(ws, capsys):
     out = " ".join(capsys.readouterr().out.split())
     notice = out.index("It is logged as help used: the report will show 1/5 hints")
     assert "aimed at what your latest attempt shows: no 1/sqrt(d_k) scaling of the scores (16 tests)" in out
-    shown = out.index("Hint 2/5 for attention: Scale by 1/sqrt(d_k)")
+    shown = out.index("Hint 2/5 for attention: Scale the scores by 1/sqrt(d_k)")
     assert notice < shown  # said before it is shown
     assert hints_logged(ws) == [{"index": 1, "aimed_at": "no-scale"}]
     # the scaling hint is taken: the next one comes in order

@@ -129,3 +129,22 @@ def test_importing_the_cli_does_not_import_torch():
     code = "import sys, challenge.cli; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_status_shows_time_in_one_unit(tmp_path, capsys, monkeypatch):
+    """The total is in the table's unit (2m next to 2m, never "0.0 h")."""
+    import challenge.commands.workspace as command
+    from challenge.timekeeping import account as real_account
+
+    invoke("init", "--handle", "ada", cwd=tmp_path)
+    invoke("start", "attention", cwd=tmp_path)
+    capsys.readouterr()
+
+    def two_minutes_later(events, *, now, idle_threshold_s):
+        return real_account(events, now=now + 120, idle_threshold_s=idle_threshold_s)
+
+    monkeypatch.setattr(command, "account", two_minutes_later)
+    assert invoke("status", cwd=tmp_path) == 0
+    printed = capsys.readouterr().out
+    assert "Total time: 2m" in printed and " h" not in printed.split("Total time:")[1].splitlines()[0]
+    assert " 2m " in printed  # the attention row: active 2m

@@ -54,6 +54,37 @@ def test_the_full_demo_skips_only_what_has_no_data_and_says_which(tmp_path, play
     assert result.missing == missing and any("skipped, no rt_polarity data" in line for line in said)
 
 
+def test_the_full_demo_says_first_what_it_cannot_play_and_why(tmp_path, monkeypatch):
+    """Before anything is played: which milestones will be skipped, why, and the command that changes it."""
+    missing = [MissingData("ag_news", ["bert", "gpt"])]
+    monkeypatch.setattr(demo_module, "missing_data", lambda **kwargs: missing)
+    said = []
+
+    def fake_play(scene, milestone, *args):
+        said.append(f"played {milestone.id}")
+
+    monkeypatch.setattr(demo_module, "_play", fake_play)
+    demo_module.run_demo(folder=tmp_path, registry=REGISTRY, full=True, say=said.append,
+                         show_result=lambda result, label: None)
+    first_play = said.index("played attention")
+    (warning,) = [line for line in said[:first_play] if "cannot be played" in line]
+    assert "bert, gpt cannot be played" in warning and "ag_news" in warning and "hub is unreachable" in warning
+    assert "challenge data fetch" in warning and "challenge data import" in warning
+
+
+def test_the_demo_says_why_its_learner_is_flagged_as_a_copy(tmp_path, played, monkeypatch):
+    monkeypatch.setattr(demo_module, "missing_data", lambda **kwargs: [])
+    said = []
+    demo_module.run_demo(folder=tmp_path, registry=REGISTRY, full=False, say=said.append,
+                         show_result=lambda result, label: None)
+    assert any("pastes the reference solutions" in line and "copy" in line for line in said[:3])
+    flagged = SimpleNamespace(milestones=[SimpleNamespace(id="attention", similarity_flagged=True),
+                                          SimpleNamespace(id="multihead", similarity_flagged=False)])
+    why = demo_module.flagged_as_copies(flagged)
+    assert why.startswith("'like ref.' is flagged for attention:") and "pasted the reference" in why
+    assert demo_module.flagged_as_copies(SimpleNamespace(milestones=[])) is None
+
+
 def _outcome(status: str, message: str = ""):
     return SimpleNamespace(status=status, message=message, elapsed_s=3.0, cpu_s=2.5,
                            history=[{"step": 5, "loss": 1.25, "elapsed_s": 3.0}])

@@ -139,3 +139,55 @@ def test_reflect_does_not_import_torch(workspace, tmp_path):
             % argv)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip().endswith("no torch"), done.stdout + done.stderr
+
+
+def test_the_template_written_to_a_file_fills_in_and_reads_back(workspace, tmp_path):
+    """The route `reflect` recommends without a terminal, as a shell runs it: `--template > answers.yaml`
+    (stdout a file, no COLUMNS), filled in, then `--answers answers.yaml`."""
+    started(workspace)
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("COLUMNS", "LINES", "TERM")}
+    answers = tmp_path / "answers.yaml"
+    with answers.open("w") as sink:
+        made = subprocess.run([sys.executable, "-m", "challenge", "reflect", "attention", "--template",
+                               "--workspace", str(workspace.root)], stdout=sink, stderr=subprocess.PIPE, text=True,
+                              env=env, timeout=120)
+    assert made.returncode == 0, made.stderr
+    written = answers.read_text(encoding="utf-8")
+    assert written == answers_template(REGISTRY, ATTENTION), "the file must be the template, byte for byte"
+    assert max(len(line) for line in written.splitlines()) > 80  # long enough that a wrap at 80 would show
+    assert "\x1b" not in written
+    answers.write_text(written.replace(": \n", ": 2\n"), encoding="utf-8")
+    read = subprocess.run([sys.executable, "-m", "challenge", "reflect", "attention", "--answers", str(answers),
+                           "--workspace", str(workspace.root)], capture_output=True, text=True, env=env, timeout=120)
+    assert read.returncode == 0, read.stderr
+    (event,) = [e for e in workspace.log.read().events if e.type == "reflect"]
+    assert {a["rating"] for a in event.data["answers"].values()} == {2} and set(event.data["answers"]) == set(IDS)
+
+
+def test_a_question_over_several_lines_stays_a_comment(monkeypatch):
+    """Every line of a question's text is commented: only the ids are YAML content."""
+    import challenge.reflection
+    from milestones.schema import Question
+
+    question = Question.model_validate({"text": "first line\nsecond: line", "low": "a\nb", "high": "c",
+                                        "area": "x"})
+    monkeypatch.setattr(challenge.reflection, "reflection_questions", lambda registry, m: [("custom", question)])
+    assert yaml.safe_load(answers_template(REGISTRY, ATTENTION)) == {"custom": None}
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+def test_the_template_on_a_narrow_terminal_is_the_template_unwrapped(workspace):
+    """On a terminal too, --template prints the file's content as it is (copy-paste gives valid YAML)."""
+    import os
+
+    import pexpect
+
+    started(workspace)
+    env = {k: v for k, v in os.environ.items() if k not in ("CHALLENGE_WORKSPACE", "COLUMNS", "LINES")}
+    child = pexpect.spawn(sys.executable, ["-m", "challenge", "reflect", "attention", "--template", "--workspace",
+                                           str(workspace.root)], env=env, encoding="utf-8", timeout=60,
+                          dimensions=(24, 40))
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    assert child.before.replace("\r\n", "\n") == answers_template(REGISTRY, ATTENTION)

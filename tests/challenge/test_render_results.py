@@ -172,3 +172,21 @@ def test_the_demo_summary_names_the_mistake_and_how_many_tests_it_explains(docum
     output.console = Console(width=200, record=True, highlight=False, color_system=None)
     render_summary(output, result, label="first try")
     assert "mistake found" not in output.console.export_text()  # without a diagnosis: the first failure's message
+
+
+def test_verbose_shows_every_test_but_no_fix_the_grouped_view_keeps_back(document):
+    """--verbose is honest: it adds tests and evidence, never a diagnosed mistake's fix (that is help, which
+    `challenge hint` logs as used); hints the grouped view shows (no diagnosis) it shows too, and it says so."""
+    mixed = copy.deepcopy(document)
+    fixes = {t["hint"] for t in mixed["tests"] if t["status"] != "pass" and t["diagnosis"] and t["hint"]}
+    assert fixes  # the judge's fix for the diagnosed mistake travels in the results
+    undiagnosed = next(t for t in mixed["tests"] if t["family"] == "test_fully_masked_rows_give_zeros_not_nan")
+    undiagnosed["diagnosis"], undiagnosed["hint"] = None, "A row of -inf gives NaN: return zeros there."
+    grouped, verbose = flat(render(mixed)), flat(render(mixed, verbose=True))
+    for fix in fixes:
+        assert " ".join(fix.split()) not in grouped and " ".join(fix.split()) not in verbose
+    assert verbose.count("A row of -inf gives NaN: return zeros there.") == 2  # its group's box, and its own
+    assert "A row of -inf gives NaN: return zeros there." in grouped
+    assert "fixes for diagnosed mistakes are not shown: `challenge hint` unlocks a hint aimed at them, logged as " \
+           "help used" in verbose
+    assert boxes(render(mixed, verbose=True)) > boxes(render(mixed))

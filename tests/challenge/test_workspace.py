@@ -33,3 +33,21 @@ def test_corrupt_config_is_explained(tmp_path):
 def test_missing_workspace(tmp_path):
     with pytest.raises(WorkspaceNotFound):
         find_workspace(cwd=tmp_path)
+
+
+def test_found_from_inside_submissions(tmp_path, monkeypatch):
+    """Run from ``submissions/`` itself: the workspace below it, never "init a new one"."""
+    monkeypatch.delenv("CHALLENGE_WORKSPACE", raising=False)
+    ws = init_workspace(handle="ada", base=tmp_path)
+    assert find_workspace(cwd=tmp_path / "submissions").root == ws.root
+
+
+def test_several_workspaces_name_the_option_to_pass_from_where_you_are(tmp_path, monkeypatch):
+    monkeypatch.delenv("CHALLENGE_WORKSPACE", raising=False)
+    init_workspace(handle="ada", base=tmp_path)
+    init_workspace(handle="bob", base=tmp_path)
+    for cwd, path in ((tmp_path, "submissions/ada"), (tmp_path / "submissions", "ada")):
+        with pytest.raises(WorkspaceNotFound) as several:
+            find_workspace(cwd=cwd)
+        assert "Several workspaces" in several.value.message and "bob" in several.value.message
+        assert f"--workspace {path} " in several.value.hint and "challenge init" not in several.value.hint

@@ -147,8 +147,9 @@ def test_every_catalogued_mutant_applies_and_parses(milestone):
 
 def test_catalogues_stay_small():
     """The issue's budget: no more than 2,000 lines under milestones/*/mutants*."""
-    lines = sum(len(p.read_text(encoding="utf-8").splitlines()) for p in REGISTRY.root.glob("*/mutants*")
-                if p.is_file())
+    # Milestone folders only: the package's own mutants.py (and its bytecode) is code, not a catalogue.
+    lines = sum(len(p.read_text(encoding="utf-8").splitlines())
+                for m in REGISTRY.milestones for p in REGISTRY.folder(m).glob("mutants*") if p.is_file())
     assert 0 < lines <= 2000
     assert not list(REGISTRY.root.glob("*/mutants/*.py")), "mutants are data now: no copies of the reference"
 

@@ -29,7 +29,9 @@ def _copy_tree(tmp_path: Path, *packages: str) -> Path:
 
 
 def _listing(root: Path) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+    """Every file and folder under ``root``, Python's bytecode caches left out: running the CLI from a
+    copy writes them (as on any machine without PYTHONDONTWRITEBYTECODE), the command did not."""
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if "__pycache__" not in p.parts)
 
 
 @pytest.mark.parametrize("kind", ["module", "training"])

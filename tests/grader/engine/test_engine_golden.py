@@ -44,6 +44,11 @@ CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "attention.py").is_fil
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 SEED = 7
 CALL_TIMEOUT_S = 4.0  # small, so that the infinite loop costs seconds; ample for every honest call
+# Fixtures that move tens of megabytes by design (a 20 MB print, a reply over the size limit). How long the bytes
+# take depends on the machine's load, and what they test (output capped, a reply refused unread) must not: on a
+# busy machine 4 s ran out first and the golden results became timeouts. They get the milestone's own per-call
+# limit, the one a learner's run gets.
+HEAVY_IO = {"big_output", "oversized_reply"}
 RUN_WALL_LIMIT_S = 90  # no single fixture may take longer (a hang would be far longer)
 SECRET = "xyz-" + uuid.uuid4().hex
 
@@ -121,7 +126,8 @@ class Engine:
             learner.write_text(source)
         request = grade_request(registry=self.registry, milestone=self.milestone, learner_file=learner,
                                 passed=set(), seed=SEED)
-        budgets = dataclasses.replace(request.budgets, call_timeout_s=CALL_TIMEOUT_S, run_timeout_s=RUN_WALL_LIMIT_S)
+        call_timeout_s = request.budgets.call_timeout_s if case in HEAVY_IO else CALL_TIMEOUT_S
+        budgets = dataclasses.replace(request.budgets, call_timeout_s=call_timeout_s, run_timeout_s=RUN_WALL_LIMIT_S)
         return dataclasses.replace(request, budgets=budgets)
 
     def run(self, case: str) -> tuple[RunResult, float]:
@@ -371,13 +377,14 @@ def test_unix_sockets_of_the_host_receive_nothing(engine):
 def test_an_oversized_reply_is_refused_unread(engine):
     import resource
 
+    engine.run("reference_passes")  # the judge's first grading grows it (about 200 MB): not what is measured
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     result, _ = engine.run("oversized_reply")
     grew_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     refused = [t for t in _hidden(result) if "refused unread" in t.message]
     assert refused and all(t.status == "error" for t in refused)
     assert any(t.status == "pass" for t in _hidden(result))  # float32 calls and the module still work
-    assert grew_mb < 400, f"the judge grew by {grew_mb:.0f} MB"
+    assert grew_mb < 64, f"the judge grew by {grew_mb:.0f} MB: it read some of the 160 MB reply"
 
 
 @pytest.mark.parametrize("case, spelling", [("rule_aten_operator", "_scaled_dot_product_attention_math"),
