@@ -33,6 +33,7 @@ from pathlib import Path
 
 from grader.protocol import read_message, write_message
 from grader.worker.confine import apply_landlock, drop_capabilities
+from grader.worker.isolate import make_undumpable, probe, run_in_namespace
 
 MAX_CONTROL = 64 * 1024
 REAP_S = 10.0  # how long the forker waits for a finished run's processes to die
@@ -168,7 +169,14 @@ class Forker:
         if pid == 0:
             try:
                 self.control.close()
-                run_child(run, fds, self.scratch)
+
+                def serve() -> None:
+                    _confine(self.config)  # the run's own Landlock domain: its signal scope ends at the run
+                    run_child(run, fds, self.scratch)
+
+                if self.config.get("run_namespace"):
+                    run_in_namespace(serve, failed=SETUP_FAILED)
+                serve()
             finally:
                 os._exit(SETUP_FAILED)
         for fd in fds:
@@ -255,6 +263,30 @@ def _confine(config: dict) -> dict:
     return info
 
 
+def _protect_forker(config: dict) -> dict:
+    """Put the forker out of the runs' reach; returns what each run gets (probed once, in a run of its own).
+
+    The forker itself stays unconfined by Landlock: each run's worker makes its own domain (so that the
+    domain's signal scope leaves the forker outside) after its namespace is set up, which needs /proc."""
+    dumpable = not make_undumpable()
+    # The forker keeps what capabilities it has (the fallback's user namespace gives it some): a run's namespace
+    # maps uid 0 only where its maker could set file capabilities; each run's worker drops them all.
+    wanted = bool(config.get("confine") and config.get("run_namespace", True))
+    sandbox = probe(lambda: _confine(config), isolated=True) if wanted else {}
+    config["run_namespace"] = bool(sandbox.get("run_namespace"))
+    if not config["run_namespace"]:
+        sandbox = probe(lambda: _confine(config), isolated=False) | {"run_namespace": False}
+    if config["run_namespace"]:
+        sandbox["grader_reach"] = ("out of reach: each run has its own user and PID namespace; "
+                                   "the grader's processes cannot be signalled or traced from it")
+    elif sandbox.get("scoped") and not dumpable:
+        sandbox["grader_reach"] = "signals scoped by Landlock; the forker cannot be traced (not dumpable)"
+    else:
+        sandbox["grader_reach"] = ("reachable: runs share the forker's PID namespace; a stopped grader is ended "
+                                   "by the judge's deadlines")
+    return sandbox
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="challenge sandboxed worker (started by the judge)")
     parser.add_argument("--control-fd", type=int, required=True)
@@ -271,7 +303,7 @@ def main(argv: list[str] | None = None) -> None:
     Path(config["scratch"]).mkdir(parents=True, exist_ok=True)
     if config.get("own_pid_namespace") and _pid_namespace() == config.get("judge_pid_namespace"):
         config["own_pid_namespace"] = False  # never kill(-1) outside a namespace of our own: it would reach the host
-    sandbox = _confine(config)
+    sandbox = _protect_forker(config)
     forker = Forker(control, config)
     forker.send({"op": "hello", "sandbox": sandbox, "torch": torch.__version__, "pid": os.getpid()})
     forker.serve()
