@@ -258,7 +258,8 @@ def _confine(config: dict) -> dict:
         return {"filesystem": "unrestricted (disabled)", "tcp": "unrestricted", "capabilities": "kept"}
     info = apply_landlock(read_paths=[Path(p) for p in config["read_paths"]],
                           write_paths=[Path(p) for p in config["write_paths"]],
-                          write_files=[Path(p) for p in config["write_files"]])
+                          write_files=[Path(p) for p in config["write_files"]],
+                          scope=config.get("protect_grader", True))
     info["capabilities"] = "dropped" if drop_capabilities() else "kept"
     return info
 
@@ -268,10 +269,11 @@ def _protect_forker(config: dict) -> dict:
 
     The forker itself stays unconfined by Landlock: each run's worker makes its own domain (so that the
     domain's signal scope leaves the forker outside) after its namespace is set up, which needs /proc."""
-    dumpable = not make_undumpable()
+    protect = config.get("protect_grader", True)  # False only in the grader's own tests of its deadlines
+    dumpable = not (protect and make_undumpable())
     # The forker keeps what capabilities it has (the fallback's user namespace gives it some): a run's namespace
     # maps uid 0 only where its maker could set file capabilities; each run's worker drops them all.
-    wanted = bool(config.get("confine") and config.get("run_namespace", True))
+    wanted = bool(config.get("confine") and protect)
     sandbox = probe(lambda: _confine(config), isolated=True) if wanted else {}
     config["run_namespace"] = bool(sandbox.get("run_namespace"))
     if not config["run_namespace"]:
