@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from grader.engine.host import SandboxHost
 
 SETUP_FAILED = 70  # grader.worker.main.SETUP_FAILED (the worker side is not imported here)
+ISOLATION_FAILED = 71  # grader.worker.isolate.ISOLATION_FAILED
+SERVING_FAILED = 72  # grader.worker.main.SERVING_FAILED
+OUT_OF_MEMORY = 73  # grader.worker.main.OUT_OF_MEMORY
 DEFAULT_REPLY_BYTES = 64 * 1024 * 1024  # a request that names no budget
 PROGRESS_BYTES = 64 * 1024  # progress messages during training are small headers
 
@@ -34,6 +37,12 @@ def describe_exit(code: int | None) -> str:
         return "it stopped answering"
     if code == SETUP_FAILED:
         return "it could not start (the sandbox's processes or memory were used up, e.g. by a fork bomb)"
+    if code == OUT_OF_MEMORY:
+        return "it ran out of memory outside your calls (e.g. while sending back a huge answer)"
+    if code == SERVING_FAILED:
+        return "the worker failed while serving a request (see the output)"
+    if code == ISOLATION_FAILED:
+        return "its sandboxed process namespace could not be set up"
     if code < 0 or code > 128:
         number = -code if code < 0 else code - 128
         try:

@@ -29,6 +29,7 @@ import signal
 import socket
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from grader.protocol import read_message, write_message
@@ -38,6 +39,9 @@ from grader.worker.isolate import make_undumpable, probe, run_in_namespace
 MAX_CONTROL = 64 * 1024
 REAP_S = 10.0  # how long the forker waits for a finished run's processes to die
 SETUP_FAILED = 70  # a forked worker's exit status when it could not even start serving its run
+SERVING_FAILED = 72  # ... when the worker itself failed while serving (the error is on its stderr)
+OUT_OF_MEMORY = 73  # ... when the worker ran out of memory outside the learner's calls (e.g. sending a huge answer)
+_SERVING = [False]  # in a run's worker: whether it got as far as serving requests
 PR_SET_CHILD_SUBREAPER = 36
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 
@@ -100,6 +104,7 @@ def run_child(run: dict, fds: list[int], scratch: Path) -> None:
 
     host = LearnerHost(learner_path=folder / run["learner_name"], responses=responses, stop_requested=stop_requested,
                        record=BuiltinRecord(run.get("tracked", []), run.get("operators", {})))
+    _SERVING[0] = True
     while True:
         try:
             request = read_message(requests)
@@ -171,8 +176,16 @@ class Forker:
                 self.control.close()
 
                 def serve() -> None:
-                    _confine(self.config)  # the run's own Landlock domain: its signal scope ends at the run
-                    run_child(run, fds, self.scratch)
+                    try:
+                        _confine(self.config)  # the run's own Landlock domain: its signal scope ends at the run
+                        run_child(run, fds, self.scratch)
+                    except MemoryError:
+                        os._exit(OUT_OF_MEMORY)
+                    except BaseException as error:  # noqa: BLE001 - named by the exit status, told on stderr
+                        if "allocate memory" in str(error):  # torch's allocator raises RuntimeError
+                            os._exit(OUT_OF_MEMORY)
+                        traceback.print_exc()
+                        os._exit(SERVING_FAILED if _SERVING[0] else SETUP_FAILED)
 
                 if self.config.get("run_namespace"):
                     run_in_namespace(serve, failed=SETUP_FAILED)

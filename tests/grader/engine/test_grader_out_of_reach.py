@@ -21,6 +21,8 @@ LEARNER = textwrap.dedent('''
     import os
     import signal
 
+    import torch
+
     libc = ctypes.CDLL(None, use_errno=True)
     PTRACE_ATTACH, PTRACE_SEIZE = 16, 0x4206
 
@@ -55,12 +57,16 @@ LEARNER = textwrap.dedent('''
 
     def answer():
         return 42
+
+
+    def huge_answer(gigabytes):
+        return torch.empty(int(gigabytes * 2**30), dtype=torch.uint8)  # untouched pages: no real memory used
 ''')
 DEADLINE_S = 60
 
 
-def _run(host: SandboxHost, timeout: float = 10):
-    worker = host.spawn(learner_name="learner.py", limits=Limits(), threads=1, tracked=[], operators={},
+def _run(host: SandboxHost, timeout: float = 10, limits: Limits = Limits()):
+    worker = host.spawn(learner_name="learner.py", limits=limits, threads=1, tracked=[], operators={},
                         call_timeout_s=timeout)
     worker.value("load", source=LEARNER)
 
@@ -116,6 +122,17 @@ def test_kill_minus_one_reaches_only_the_runs_own_processes(host):
     _, call = _run(host)  # the forker was not among them: the next run starts at once
     assert call("answer") == 42
     assert time.monotonic() - started < DEADLINE_S
+
+
+def test_an_answer_too_big_to_send_is_named_and_the_next_run_starts(host):
+    """It once ended as "could not start (... a fork bomb)" for this run and was blamed on the next ones."""
+    worker, call = _run(host, limits=Limits(memory_mb=4096))
+    with pytest.raises(WorkerCrashed, match="ran out of memory outside your calls") as caught:
+        call("huge_answer", 2.5)  # fits the limit once; its copy for sending does not
+    assert "fork bomb" not in str(caught.value)
+    worker.close()
+    _, call = _run(host)
+    assert call("answer") == 42
 
 
 # -- without the layers: the judge's deadlines -------------------------------------------------------------
