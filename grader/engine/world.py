@@ -79,8 +79,11 @@ def package_entries() -> list[Path]:
 def make_runtime() -> Path:
     """A folder holding a copy of the worker modules only (``grader/__init__.py``, ``protocol.py``,
     ``worker/``): what the sandbox imports of the harness. The caller removes it."""
+    from grader.engine import leftovers
+
+    leftovers.sweep()  # those of judges killed before they could remove theirs
     source = Path(grader.__file__).resolve().parent
-    runtime = Path(tempfile.mkdtemp(prefix="challenge-runtime-"))
+    runtime = Path(tempfile.mkdtemp(prefix=leftovers.owner_prefix()))
     target = runtime / "grader"
     (target / "worker").mkdir(parents=True)
     for name in WORKER_FILES:
