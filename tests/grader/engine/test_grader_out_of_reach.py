@@ -59,6 +59,12 @@ LEARNER = textwrap.dedent('''
         return 42
 
 
+    def sleep(seconds):
+        import time
+
+        time.sleep(seconds)
+
+
     def huge_answer(gigabytes):
         return torch.empty(int(gigabytes * 2**30), dtype=torch.uint8)  # untouched pages: no real memory used
 ''')
@@ -133,6 +139,20 @@ def test_an_answer_too_big_to_send_is_named_and_the_next_run_starts(host):
     worker.close()
     _, call = _run(host)
     assert call("answer") == 42
+
+
+def test_the_hard_deadline_tears_the_sandbox_down_and_every_wait_returns():
+    from grader.engine.deadline import PASSED, hard_deadline
+
+    with SandboxHost(isolation="best", threads=1) as host:
+        worker, call = _run(host, timeout=300)
+        started = time.monotonic()
+        with hard_deadline(host, 2), pytest.raises(WorkerCrashed) as caught:
+            call("sleep", 300)  # a wait the call's own timeout would end only after 5 minutes
+        assert str(caught.value).endswith(PASSED) and time.monotonic() - started < DEADLINE_S
+        with pytest.raises(WorkerCrashed, match="hard deadline passed"):
+            _run(host)
+        assert not host.alive
 
 
 # -- without the layers: the judge's deadlines -------------------------------------------------------------
