@@ -105,14 +105,14 @@ def run_in_namespace(body: Callable[[], None], *, failed: int) -> NoReturn:
         _wait_for(init)
     try:
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the forker killed our parent: the run ends
-        _defaults_for_init()
         worker = os.fork()
         if worker == 0:
             try:
                 _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # the worker is the learner's own: /proc/self as usual
-                body()
+                body()  # with Python's usual signal handling (SIGPIPE ignored, SIGINT a KeyboardInterrupt)
             finally:
                 os._exit(failed)
+        _defaults_for_init()  # after the fork: learner code runs only once the worker has loaded it
         _wait_for(worker)
     finally:
         os._exit(ISOLATION_FAILED)
