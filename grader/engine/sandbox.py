@@ -4,7 +4,9 @@ Strong sandbox (``kind="bubblewrap"``): the world is built by bubblewrap from
 what is mounted (``grader.engine.world``), with every namespace unshared (no
 network, own PIDs, own user), ``--die-with-parent`` (the sandbox never outlives
 the judge, even under SIGKILL), ``--new-session`` and all capabilities dropped;
-inside it, Landlock, rlimits and a pids cgroup as further layers.
+inside it, Landlock, rlimits and a pids cgroup as further layers, and each run
+in a user and PID namespace of its own, out of which the grader's processes
+cannot be signalled or traced (``grader.worker.isolate``).
 
 Fallback (``kind="namespaces"``, only where bubblewrap cannot start and the
 caller accepts it): util-linux ``unshare`` network and PID namespaces, a

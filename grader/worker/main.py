@@ -2,10 +2,12 @@
 
 The judge starts this inside the sandbox once (per ``challenge test``, or for a
 whole ``challenge watch`` session). The forker imports torch and the worker
-modules, confines itself (Landlock, capabilities), says hello, and then never
-runs a torch op and never imports learner code: it only forks. For each run
-the judge sends a ``spawn`` on the control socket with the run's pipes
-attached; the forked child applies the run's limits, sets its thread count,
+modules, makes itself undumpable, probes once what a run gets, says hello,
+and then never runs a torch op and never imports learner code: it only forks.
+For each run the judge sends a ``spawn`` on the control socket with the run's
+pipes attached; the forked child makes the run's own user and PID namespace
+(``grader.worker.isolate``: the grader's processes are out of the run's
+reach), confines itself (Landlock, capabilities), applies the run's limits, sets its thread count,
 loads the learner's source (the first request) and answers requests until the
 judge is done. When the child ends, the forker kills everything the run left
 behind (daemons, double forks), empties the scratch folders and tells the judge
