@@ -67,7 +67,7 @@ def verification_lines(verification: Verification) -> list[str]:
     sandbox = next((m.sandbox for m in verification.milestones if m.sandbox), None)
     if sandbox:
         lines.append("[dim]sandbox:[/dim] " + escape("; ".join(
-            f"{key} {sandbox[key]}" for key in ("network", "filesystem", "tcp", "processes", "environment")
+            f"{key} {sandbox[key]}" for key in ("network", "filesystem", "tcp", "processes", "grader", "environment")
             if key in sandbox)))
     code = verification.exit_code
     if code == 2:

@@ -109,6 +109,7 @@ class ResultDocument(_Model):
     verification: dict[str, JsonValue] | None = None  # `challenge verify --json`; None when the job failed
     claims: Claims | None = None  # None for an invalid bundle (nothing of it is read)
     code: dict[Annotated[str, Field(max_length=64)], str] = {}  # milestone id -> the learner's file
+    timed_out: bool = False  # failed by overrunning --timeout: a result of its own, not redone unless asked
 
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
@@ -116,9 +117,12 @@ class ResultDocument(_Model):
     def final(self) -> bool:
         return self.exit_code in FINAL
 
-    def current_for(self, sha256: str, fingerprint: Fingerprint) -> bool:
-        """Done: same bundle, same grader fingerprint, an outcome a rerun would repeat."""
-        return self.final and self.bundle_sha256 == sha256 and self.fingerprint == fingerprint
+    def current_for(self, sha256: str, fingerprint: Fingerprint, *, retry_timeouts: bool = False) -> bool:
+        """Done: same bundle, same grader fingerprint, an outcome a rerun would repeat. A timeout counts as
+        done unless ``retry_timeouts``: a hostile bundle that stops its grader would cost the whole timeout again
+        on every rerun."""
+        repeated = self.final or (self.timed_out and not retry_timeouts)
+        return repeated and self.bundle_sha256 == sha256 and self.fingerprint == fingerprint
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True, mode="json")
@@ -155,7 +159,8 @@ def read_document(path: Path) -> ResultDocument:
     return validate(ResultDocument, raw)
 
 
-def current_document(folder: Path, sha256: str, fingerprint: Fingerprint) -> ResultDocument | None:
+def current_document(folder: Path, sha256: str, fingerprint: Fingerprint, *,
+                     retry_timeouts: bool = False) -> ResultDocument | None:
     """The bundle's document in ``folder`` when it is current (see ``ResultDocument.current_for``), else None."""
     path = document_path(folder, sha256)
     if not path.is_file():
@@ -164,7 +169,7 @@ def current_document(folder: Path, sha256: str, fingerprint: Fingerprint) -> Res
         document = read_document(path)
     except UntrustedJSON:  # damaged by hand: verify again, the new document replaces it
         return None
-    return document if document.current_for(sha256, fingerprint) else None
+    return document if document.current_for(sha256, fingerprint, retry_timeouts=retry_timeouts) else None
 
 
 def result_files(folder: Path) -> list[Path]:

@@ -129,11 +129,12 @@ def job_command(bundle: BundleFile, payload: Path, options: VerifyOptions) -> li
 def verify_cohort(*, sources: Sequence[Path], output: Path, registry: Registry, jobs: int = 1,
                   shard: Shard | None = None, options: VerifyOptions = VerifyOptions(), timeout_s: float = 3600,
                   observer: Observer | None = None, command: JobCommand | None = None,
-                  isolation: Callable[[], str | None] | None = None) -> RunSummary:
+                  isolation: Callable[[], str | None] | None = None, retry_timeouts: bool = False) -> RunSummary:
     """Verify the shard's bundles into ``output``, ``jobs`` at a time, skipping those already done.
 
     ``command`` makes a job's command line (default ``job_command``), ``isolation`` says why this machine
-    cannot sandbox (default ``isolation_problem``): the tests put a fake verification in both places.
+    cannot sandbox (default ``isolation_problem``): the tests put a fake verification in both places. A bundle
+    that timed out is recorded as such and not verified again unless ``retry_timeouts``.
     """
     from filelock import FileLock, Timeout
 
@@ -153,7 +154,7 @@ def verify_cohort(*, sources: Sequence[Path], output: Path, registry: Registry, 
         _clean(output)
         todo = []
         for bundle in mine:
-            document = current_document(output, bundle.sha256, fingerprint)
+            document = current_document(output, bundle.sha256, fingerprint, retry_timeouts=retry_timeouts)
             if document is None:
                 todo.append(bundle)
             else:
@@ -246,7 +247,7 @@ class _Pool:
             document = ResultDocument(bundle_sha256=job.bundle.sha256, source=str(job.bundle.path),
                                       fingerprint=self.fingerprint, outcome=OUTCOMES[payload["exit_code"]],
                                       verified_at=time.time(), duration_s=round(time.monotonic() - job.started, 1),
-                                      **payload)
+                                      timed_out=timed_out, **payload)
         except Exception as error:  # noqa: BLE001 - a payload that does not fit: this bundle fails, the run goes on
             payload = failure_payload(f"the job's result does not fit the results document: {error}")
             document = ResultDocument(bundle_sha256=job.bundle.sha256, source=str(job.bundle.path),
@@ -262,7 +263,8 @@ class _Pool:
         from challenge.safe_json import UntrustedJSON, read_json_file
 
         if timed_out:
-            return failure_payload(f"timed out after {self.timeout_s:g} s (--timeout); killed")
+            return failure_payload(f"timed out after {self.timeout_s:g} s (--timeout); killed. Not verified again "
+                                   "on a rerun unless --retry-timeouts")
         path = job.folder / "payload.json"
         if path.is_file():
             try:

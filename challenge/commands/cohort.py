@@ -112,7 +112,7 @@ A bad bundle (invalid, tampered, hostile) is one row with its own exit
 code and reason; the others go on. Exit status, the most serious outcome:
 0 every claimed pass verified, 1 a claim did not verify, 2 a bundle is
 invalid or tampered, 3 refused (this machine cannot isolate foreign code),
-4 a verification crashed or timed out (run again to retry those).
+4 a verification crashed or timed out (run again to retry the crashed; --retry-timeouts for the timed out).
 
 Examples:
   challenge cohort verify bundles/*.challenge.zip --jobs 2 --output res/
@@ -132,7 +132,10 @@ def verify(
                                                    "machine cannot isolate it. Unsafe.")] = False,
     seed: Annotated[Optional[int], typer.Option(help="Fix the hidden tests' shapes and values.")] = None,
     timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds one bundle may take before its job is "
-                                           "killed (it is then 'failed' and retried next run).")] = 3600,
+                                           "killed (it is then 'failed', timed out; a rerun skips it unless "
+                                           "--retry-timeouts).")] = 3600,
+    retry_timeouts: Annotated[bool, typer.Option("--retry-timeouts", help="Verify again the bundles that timed out "
+                                                 "in an earlier run (each may cost --timeout again).")] = False,
 ) -> None:
     from challenge.bundle.verify import VerifyOptions
     from challenge.cohort.run import verify_cohort
@@ -144,7 +147,7 @@ def verify(
     with ProgressView(out.err_console) as view:
         summary = verify_cohort(sources=bundles, output=output, registry=load_registry(), jobs=jobs, shard=chosen,
                                 options=VerifyOptions(retrain=retrain, allow_unisolated=allow_unisolated, seed=seed),
-                                timeout_s=timeout, observer=view)
+                                timeout_s=timeout, observer=view, retry_timeouts=retry_timeouts)
     for line in summary_lines(summary):
         out.text(line)
     raise typer.Exit(summary.exit_code)

@@ -35,7 +35,10 @@ if TYPE_CHECKING:
 
 START_TIMEOUT_S = 90  # importing torch on a busy machine
 CONTROL_TIMEOUT_S = 15
+CLOSE_WAIT_S = 10  # for bubblewrap to exit once its process group and cgroup are killed
 MAX_CONTROL = 64 * 1024
+STOPPED_BY_LEARNER = ("your code stopped or killed the test process (signal to its parent): the sandbox stopped "
+                      "answering while your code ran, and was torn down")
 
 
 def count_own_tasks() -> int:
@@ -53,8 +56,9 @@ def count_own_tasks() -> int:
 
 class SandboxHost:
     def __init__(self, *, isolation: str = "best", threads: int = 2, limits: Limits = Limits(),
-                 devices: tuple[str, ...] = ()):
+                 devices: tuple[str, ...] = (), protect_grader: bool = True):
         self.isolation, self.threads, self.limits, self.devices = isolation, threads, limits, devices
+        self.protect_grader = protect_grader  # False only where the grader's tests prove its deadlines
         self.launched: Launched | None = None
         self.mode = SandboxMode()
         self.hello: dict | None = None
@@ -65,13 +69,15 @@ class SandboxHost:
         self._output = OutputCapture()
         self._threads: list[threading.Thread] = []
         self.current: "WorkerProcess | None" = None
+        self.lost: str | None = None  # why the sandbox ended under a run: every later run fails fast with it
+        self._ran_learner_code = False  # a failure before any run is the sandbox's own, never the learner's
 
     # -- lifecycle -----------------------------------------------------------
     def start(self) -> "SandboxHost":
         """Launch the sandbox; returns before the forker is ready."""
         if self.launched is None:
             self.launched = launch(isolation=self.isolation, limits=self.limits, threads=self.threads,
-                                   devices=self.devices)
+                                   devices=self.devices, protect_grader=self.protect_grader)
             self.mode = self.launched.mode
             process = self.launched.process
             for stream in (process.stdout, process.stderr):
@@ -96,13 +102,28 @@ class SandboxHost:
                 if self.mode.kind == "bubblewrap" else sandbox.get("filesystem", self.mode.filesystem)
             self.mode.tcp = sandbox.get("tcp", self.mode.tcp) if self.mode.kind != "bubblewrap" else "no network"
             self.mode.capabilities = sandbox.get("capabilities", self.mode.capabilities)
+            if sandbox.get("grader_reach"):
+                self.mode.grader = sandbox["grader_reach"]
         return self.hello
 
+    def lose(self, reason: str) -> None:
+        """End the whole sandbox because it stopped answering under a run; later runs fail with ``reason``."""
+        if self.lost is None:
+            self.lost = reason
+        self.close()
+
+    def _stopped(self, what: str) -> str:
+        """Why the sandbox failed, in the learner's terms once their code has run in it."""
+        if self._ran_learner_code:
+            return STOPPED_BY_LEARNER
+        return f"the sandbox did not answer while {what}"
+
     def close(self) -> None:
-        if self.current is not None:
-            self.current.close()
-            self.current = None
+        """Kill everything (idempotent, bounded: it never asks the forker anything, so it never waits on it)."""
+        current, self.current = self.current, None
         launched, self.launched = self.launched, None
+        if current is not None:
+            current.abandon()  # its run dies with the sandbox below: no kill request to a forker that may be stopped
         if launched is None:
             return
         try:
@@ -116,7 +137,7 @@ class SandboxHost:
         if launched.cgroup is not None:
             launched.cgroup.remove()  # also what left the process group (setsid) where there is no PID namespace
         try:
-            launched.process.wait(timeout=10)
+            launched.process.wait(timeout=CLOSE_WAIT_S)
         except Exception:  # noqa: BLE001
             pass
         for thread in self._threads:
@@ -164,12 +185,17 @@ class SandboxHost:
             try:
                 message = self._messages.get(timeout=max(0.01, deadline - time.monotonic()))
             except Empty:
-                self.close()
-                raise WorkerCrashed(f"the sandbox did not answer while {what} (within {timeout:g} s)") from None
+                reason = self._stopped(what)
+                self.lose(reason)
+                raise WorkerCrashed(reason if self._ran_learner_code else f"{reason} (within {timeout:g} s)") \
+                    from None
             if message.get("op") in ops:
                 return message
             if message.get("op") in ("gone", "garbage"):
                 output = self._output.since(0)[0].strip()[-600:]
+                if self._ran_learner_code:
+                    self.lose(STOPPED_BY_LEARNER)
+                    raise WorkerCrashed(STOPPED_BY_LEARNER)
                 self.close()
                 raise WorkerCrashed(f"the sandbox stopped while {what}" + (f": {output}" if output else ""))
 
@@ -186,32 +212,42 @@ class SandboxHost:
         return None
 
     def kill(self, run_id: str) -> None:
-        """Kill a run and everything it started; if the forker does not oblige, the whole sandbox."""
+        """Kill a run and everything it started; if the forker does not oblige in time, the whole sandbox.
+
+        Bounded: one request, one wait of at most CONTROL_TIMEOUT_S, then ``lose`` (which never waits on the
+        forker). Never called again for the same run by what it calls."""
+        launched = self.launched
         with self._lock:
-            if not self.alive or run_id in self._exits:
+            if launched is None or launched.process.poll() is not None or run_id in self._exits:
                 return
         try:
-            self.launched.control.send(json.dumps({"op": "kill", "id": run_id}).encode())
+            launched.control.send(json.dumps({"op": "kill", "id": run_id}).encode())
         except OSError:
-            self.close()
+            self.lose(STOPPED_BY_LEARNER)
             return
         deadline = time.monotonic() + CONTROL_TIMEOUT_S
         while time.monotonic() < deadline:
             with self._lock:
                 if run_id in self._exits:
                     return
-            if not self.alive:
+            if self.launched is not launched or launched.process.poll() is not None:
                 return
             time.sleep(0.01)
-        self.close()
+        self.lose(STOPPED_BY_LEARNER)
 
     # -- runs ----------------------------------------------------------------
     def spawn(self, *, learner_name: str, limits: Limits, threads: int, tracked: list[str],
               operators: dict[str, str], call_timeout_s: float) -> "WorkerProcess":
         """A fresh worker process for one run (the previous one, if any, is ended first)."""
+        if self.lost is not None:
+            raise WorkerCrashed(self.lost)
         self.ready()
         if self.current is not None:
             self.current.close()
+        if self.lost is None and not self.alive:  # ended between runs (e.g. the last run killed the forker)
+            self.lose(self._stopped("starting a run"))
+        if self.lost is not None or self.launched is None:
+            raise WorkerCrashed(self.lost or self._stopped("starting a run"))
         run_id = str(next(self._ids))
         pipes = [os.pipe() for _ in range(5)]  # requests, responses, stdout, stderr, stop
         theirs = [pipes[0][0], pipes[1][1], pipes[2][1], pipes[3][1], pipes[4][0]]
@@ -221,10 +257,11 @@ class SandboxHost:
         try:
             socket.send_fds(self.launched.control, [json.dumps({"op": "spawn", "run": run}).encode()], theirs)
         except OSError as error:
-            for fd in theirs + ours:
+            for fd in ours:
                 os.close(fd)
-            self.close()
-            raise WorkerCrashed(f"the sandbox could not start a run ({error})") from None
+            reason = self._stopped("starting a run")
+            self.lose(reason)
+            raise WorkerCrashed(reason if self._ran_learner_code else f"{reason} ({error})") from None
         finally:
             for fd in theirs:
                 try:
@@ -237,6 +274,7 @@ class SandboxHost:
             for fd in ours:
                 os.close(fd)
             raise
+        self._ran_learner_code = True  # from here on, the run may import and run the learner's code
         from grader.engine.worker_process import WorkerProcess  # imports torch (the wire format)
 
         self.current = WorkerProcess(host=self, run_id=run_id, fds=ours, call_timeout_s=call_timeout_s)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import grader
 from grader.api import GradeRequest, Interrupted
+from grader.engine.deadline import hard_deadline, hard_deadline_s
 from grader.engine.host import SandboxHost
 from grader.engine.sandbox import Limits
 from grader.fingerprint import HIDDEN_DIR, hidden_tests_sha256
@@ -83,8 +84,10 @@ def run_milestone(request: GradeRequest, *, host: SandboxHost | None = None) -> 
     own_host = host is None
     host = host or host_for(request)
     violations = _static_violations(source, list(request.policy.forbidden))
+    deadline = hard_deadline_s(run_timeout_s=request.budgets.run_timeout_s,
+                               call_timeout_s=request.budgets.call_timeout_s)
     try:
-        with judge_memory_ceiling():
+        with judge_memory_ceiling(), hard_deadline(host, deadline):
             _run_tests(request, host, seed, result)
     except KeyboardInterrupt:
         result.status = "interrupted"

@@ -4,7 +4,9 @@ Strong sandbox (``kind="bubblewrap"``): the world is built by bubblewrap from
 what is mounted (``grader.engine.world``), with every namespace unshared (no
 network, own PIDs, own user), ``--die-with-parent`` (the sandbox never outlives
 the judge, even under SIGKILL), ``--new-session`` and all capabilities dropped;
-inside it, Landlock, rlimits and a pids cgroup as further layers.
+inside it, Landlock, rlimits and a pids cgroup as further layers, and each run
+in a user and PID namespace of its own, out of which the grader's processes
+cannot be signalled or traced (``grader.worker.isolate``).
 
 Fallback (``kind="namespaces"``, only where bubblewrap cannot start and the
 caller accepts it): util-linux ``unshare`` network and PID namespaces, a
@@ -29,6 +31,8 @@ from grader.engine import world
 from grader.engine.cgroup import TaskCgroup
 
 STRONG = "bubblewrap"
+BUBBLEWRAP_FILESYSTEM = ("bubblewrap: read-only root of the system, Python and the runtime packages; "
+                         "writable only its scratch folder and /tmp (memory, emptied after each run)")
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class SandboxMode:
     tcp: str = "unrestricted"
     capabilities: str = "kept"
     environment: str = "scrubbed"
+    grader: str = "reachable (no sandbox)"  # whether a run can signal or trace the grader's processes
     limits: dict = field(default_factory=dict)
 
     @property
@@ -109,7 +114,7 @@ def namespace_prefix() -> tuple[str, ...]:
 def available_mode() -> SandboxMode:
     """What a worker started now would get, without starting one (the probes are cached)."""
     if bubblewrap_prefix():
-        return SandboxMode(kind=STRONG, network="none (network namespace)", filesystem="bubblewrap + landlock",
+        return SandboxMode(kind=STRONG, network="none (network namespace)", filesystem=BUBBLEWRAP_FILESYSTEM,
                            tcp="no network", capabilities="dropped")
     if namespace_prefix():
         return SandboxMode(kind="namespaces", network="none (network namespace)",
@@ -134,7 +139,8 @@ class Launched:
     host_scratch: Path | None  # the fallback's scratch folder on the host (None inside bubblewrap)
 
 
-def launch(*, isolation: str, limits: Limits, threads: int, devices: tuple[str, ...] = ()) -> Launched:
+def launch(*, isolation: str, limits: Limits, threads: int, devices: tuple[str, ...] = (),
+           protect_grader: bool = True) -> Launched:
     """Start the forker (``grader.worker.main``); it says hello on the returned control socket.
 
     ``isolation``: "strong" (bubblewrap or raise), "best" (bubblewrap, else the
@@ -150,7 +156,8 @@ def launch(*, isolation: str, limits: Limits, threads: int, devices: tuple[str, 
     judge_end, forker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     mode = SandboxMode(limits=asdict(limits))
     host_scratch = None
-    config = {"own_pid_namespace": False, "judge_pid_namespace": _pid_namespace(), "confine": isolation != "off"}
+    config = {"own_pid_namespace": False, "judge_pid_namespace": _pid_namespace(), "confine": isolation != "off",
+              "protect_grader": protect_grader}
     if strong:
         env = world.scrubbed_env(home=world.SANDBOX_SCRATCH, tmp="/tmp", threads=threads)
         tool, user = strong
@@ -162,7 +169,7 @@ def launch(*, isolation: str, limits: Limits, threads: int, devices: tuple[str, 
         config.update(scratch=world.SANDBOX_SCRATCH, wipe=["/tmp", "/dev/shm"], own_pid_namespace=True,
                       read_paths=["/"], write_paths=[world.SANDBOX_SCRATCH, "/tmp", "/dev/shm"],
                       write_files=["/dev/null", *world.device_files(devices)])
-        mode.kind, mode.network = STRONG, "none (network namespace)"
+        mode.kind, mode.network, mode.filesystem = STRONG, "none (network namespace)", BUBBLEWRAP_FILESYSTEM
         mode.processes = "PID namespace: every spawned process dies with the run"
         env_for_popen = None
     else:

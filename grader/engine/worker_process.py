@@ -17,6 +17,7 @@ from queue import Empty, Queue
 from typing import TYPE_CHECKING, Any
 
 from grader.engine.capture import OutputCapture
+from grader.engine.host import STOPPED_BY_LEARNER
 from grader.judge.errors import WorkerCrashed, WorkerTimeout, value_of
 from grader.protocol import MessageTooLarge, ProtocolError, read_message, write_message
 
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
     from grader.engine.host import SandboxHost
 
 SETUP_FAILED = 70  # grader.worker.main.SETUP_FAILED (the worker side is not imported here)
+ISOLATION_FAILED = 71  # grader.worker.isolate.ISOLATION_FAILED
+SERVING_FAILED = 72  # grader.worker.main.SERVING_FAILED
+OUT_OF_MEMORY = 73  # grader.worker.main.OUT_OF_MEMORY
 DEFAULT_REPLY_BYTES = 64 * 1024 * 1024  # a request that names no budget
 PROGRESS_BYTES = 64 * 1024  # progress messages during training are small headers
 
@@ -33,6 +37,12 @@ def describe_exit(code: int | None) -> str:
         return "it stopped answering"
     if code == SETUP_FAILED:
         return "it could not start (the sandbox's processes or memory were used up, e.g. by a fork bomb)"
+    if code == OUT_OF_MEMORY:
+        return "it ran out of memory outside your calls (e.g. while sending back a huge answer)"
+    if code == SERVING_FAILED:
+        return "the worker failed while serving a request (see the output)"
+    if code == ISOLATION_FAILED:
+        return "its sandboxed process namespace could not be set up"
     if code < 0 or code > 128:
         number = -code if code < 0 else code - 128
         try:
@@ -94,6 +104,8 @@ class WorkerProcess:
             item = self._responses.get(timeout=timeout)
         except Empty:
             self.kill()
+            if self.host.lost is not None:  # the forker did not even answer the kill: the run stopped it
+                raise WorkerCrashed(self.host.lost) from None
             raise WorkerTimeout(timeout, what) from None
         if isinstance(item, Exception):
             self.kill()
@@ -101,7 +113,12 @@ class WorkerProcess:
                 raise WorkerCrashed(f"it answered {what} with {item}; the answer was refused unread")
             if isinstance(item, ProtocolError):
                 raise WorkerCrashed(f"it sent a malformed message ({item})")
-            raise WorkerCrashed(describe_exit(self.exit_code()))
+            code = self.exit_code()
+            if self.host.lost is None and not self.host.alive:  # the whole sandbox ended under the run
+                self.host.lose(STOPPED_BY_LEARNER)
+            if self.host.lost is not None:
+                raise WorkerCrashed(self.host.lost)
+            raise WorkerCrashed(describe_exit(code))
         return item
 
     def exit_code(self) -> int | None:
@@ -171,9 +188,15 @@ class WorkerProcess:
 
     # -- ending --------------------------------------------------------------
     def kill(self) -> None:
+        """Idempotent: marked finished before asking, so a host that tears down on failure never asks again."""
         if not self._finished:
-            self.host.kill(self.run_id)
             self._finished = True
+            self.host.kill(self.run_id)
+
+    def abandon(self) -> None:
+        """The sandbox is being torn down under this run: close our ends, ask nothing of the forker."""
+        self._finished = True
+        self.close()
 
     def close(self) -> None:
         self.kill()
@@ -193,3 +216,7 @@ class WorkerProcess:
                 stream.close()
         if self.host.current is self:
             self.host.current = None
+
+    @property
+    def lost(self) -> str | None:
+        return self.host.lost

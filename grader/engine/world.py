@@ -1,8 +1,9 @@
 """What the worker's world is made of: exactly what it needs, read-only.
 
 The strong sandbox is built by bubblewrap (Flatpak's sandbox) from an empty
-root: the system's ``/usr`` (libraries), the Python installation, every
-installed package except the harness's own (no ``challenge``, no
+root: the system's ``/usr`` (libraries), the Python installation with its
+standard library, the worker's runtime packages and their dependencies only
+(``grader.engine.packages``; never the harness's own: no ``challenge``, no
 ``milestones`` with its references, no ``grader`` with its judge and hidden
 tests), a copy of the few worker modules, ``ld.so.cache``. Fresh tmpfs for
 ``/tmp`` and the scratch folder, bubblewrap's minimal ``/dev``, its own
@@ -71,16 +72,22 @@ def site_dirs() -> tuple[Path, ...]:
 
 
 def package_entries() -> list[Path]:
-    """Every installed package and module, the harness's own excluded."""
+    """The installed packages the worker needs (``grader.engine.packages``: the closure of its imports by the
+    distributions' metadata), the harness's own excluded: nothing else of the interpreter's site-packages."""
+    from grader.engine.packages import runtime_entries
+
     repo = Path(grader.__file__).resolve().parent.parent
-    return [entry for folder in site_dirs() for entry in sorted(folder.iterdir()) if not _harness_entry(entry, repo)]
+    return [entry for entry in runtime_entries(site_dirs()) if not _harness_entry(entry, repo)]
 
 
 def make_runtime() -> Path:
     """A folder holding a copy of the worker modules only (``grader/__init__.py``, ``protocol.py``,
     ``worker/``): what the sandbox imports of the harness. The caller removes it."""
+    from grader.engine import leftovers
+
+    leftovers.sweep()  # those of judges killed before they could remove theirs
     source = Path(grader.__file__).resolve().parent
-    runtime = Path(tempfile.mkdtemp(prefix="challenge-runtime-"))
+    runtime = Path(tempfile.mkdtemp(prefix=leftovers.owner_prefix()))
     target = runtime / "grader"
     (target / "worker").mkdir(parents=True)
     for name in WORKER_FILES:

@@ -62,7 +62,8 @@ def _fs_rights(abi: int) -> int:
     return rights
 
 
-def apply_landlock(*, read_paths: list[Path], write_paths: list[Path], write_files: list[Path]) -> dict:
+def apply_landlock(*, read_paths: list[Path], write_paths: list[Path], write_files: list[Path],
+                   scope: bool = True) -> dict:
     """Confine this process (and its children) to the given paths. Returns what was applied."""
     abi = landlock_abi()
     if abi < 1:
@@ -70,7 +71,7 @@ def apply_landlock(*, read_paths: list[Path], write_paths: list[Path], write_fil
     create, add_rule, restrict = _SYS[platform.machine()]
     handled_fs = _fs_rights(abi)
     handled_net = NET_BIND_TCP | NET_CONNECT_TCP if abi >= 4 else 0
-    scoped = SCOPE_ABSTRACT_UNIX | SCOPE_SIGNAL if abi >= 6 else 0
+    scoped = SCOPE_ABSTRACT_UNIX | SCOPE_SIGNAL if abi >= 6 and scope else 0
     attr = struct.pack("<Q", handled_fs)
     if abi >= 4:
         attr += struct.pack("<Q", handled_net)

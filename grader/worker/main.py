@@ -2,10 +2,12 @@
 
 The judge starts this inside the sandbox once (per ``challenge test``, or for a
 whole ``challenge watch`` session). The forker imports torch and the worker
-modules, confines itself (Landlock, capabilities), says hello, and then never
-runs a torch op and never imports learner code: it only forks. For each run
-the judge sends a ``spawn`` on the control socket with the run's pipes
-attached; the forked child applies the run's limits, sets its thread count,
+modules, makes itself undumpable, probes once what a run gets, says hello,
+and then never runs a torch op and never imports learner code: it only forks.
+For each run the judge sends a ``spawn`` on the control socket with the run's
+pipes attached; the forked child makes the run's own user and PID namespace
+(``grader.worker.isolate``: the grader's processes are out of the run's
+reach), confines itself (Landlock, capabilities), applies the run's limits, sets its thread count,
 loads the learner's source (the first request) and answers requests until the
 judge is done. When the child ends, the forker kills everything the run left
 behind (daemons, double forks), empties the scratch folders and tells the judge
@@ -29,14 +31,19 @@ import signal
 import socket
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from grader.protocol import read_message, write_message
 from grader.worker.confine import apply_landlock, drop_capabilities
+from grader.worker.isolate import make_undumpable, probe, run_in_namespace
 
 MAX_CONTROL = 64 * 1024
 REAP_S = 10.0  # how long the forker waits for a finished run's processes to die
 SETUP_FAILED = 70  # a forked worker's exit status when it could not even start serving its run
+SERVING_FAILED = 72  # ... when the worker itself failed while serving (the error is on its stderr)
+OUT_OF_MEMORY = 73  # ... when the worker ran out of memory outside the learner's calls (e.g. sending a huge answer)
+_SERVING = [False]  # in a run's worker: whether it got as far as serving requests
 PR_SET_CHILD_SUBREAPER = 36
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 
@@ -99,6 +106,7 @@ def run_child(run: dict, fds: list[int], scratch: Path) -> None:
 
     host = LearnerHost(learner_path=folder / run["learner_name"], responses=responses, stop_requested=stop_requested,
                        record=BuiltinRecord(run.get("tracked", []), run.get("operators", {})))
+    _SERVING[0] = True
     while True:
         try:
             request = read_message(requests)
@@ -168,7 +176,22 @@ class Forker:
         if pid == 0:
             try:
                 self.control.close()
-                run_child(run, fds, self.scratch)
+
+                def serve() -> None:
+                    try:
+                        _confine(self.config)  # the run's own Landlock domain: its signal scope ends at the run
+                        run_child(run, fds, self.scratch)
+                    except MemoryError:
+                        os._exit(OUT_OF_MEMORY)
+                    except BaseException as error:  # noqa: BLE001 - named by the exit status, told on stderr
+                        if "allocate memory" in str(error):  # torch's allocator raises RuntimeError
+                            os._exit(OUT_OF_MEMORY)
+                        traceback.print_exc()
+                        os._exit(SERVING_FAILED if _SERVING[0] else SETUP_FAILED)
+
+                if self.config.get("run_namespace"):
+                    run_in_namespace(serve, failed=SETUP_FAILED)
+                serve()
             finally:
                 os._exit(SETUP_FAILED)
         for fd in fds:
@@ -250,9 +273,35 @@ def _confine(config: dict) -> dict:
         return {"filesystem": "unrestricted (disabled)", "tcp": "unrestricted", "capabilities": "kept"}
     info = apply_landlock(read_paths=[Path(p) for p in config["read_paths"]],
                           write_paths=[Path(p) for p in config["write_paths"]],
-                          write_files=[Path(p) for p in config["write_files"]])
+                          write_files=[Path(p) for p in config["write_files"]],
+                          scope=config.get("protect_grader", True))
     info["capabilities"] = "dropped" if drop_capabilities() else "kept"
     return info
+
+
+def _protect_forker(config: dict) -> dict:
+    """Put the forker out of the runs' reach; returns what each run gets (probed once, in a run of its own).
+
+    The forker itself stays unconfined by Landlock: each run's worker makes its own domain (so that the
+    domain's signal scope leaves the forker outside) after its namespace is set up, which needs /proc."""
+    protect = config.get("protect_grader", True)  # False only in the grader's own tests of its deadlines
+    dumpable = not (protect and make_undumpable())
+    # The forker keeps what capabilities it has (the fallback's user namespace gives it some): a run's namespace
+    # maps uid 0 only where its maker could set file capabilities; each run's worker drops them all.
+    wanted = bool(config.get("confine") and protect)
+    sandbox = probe(lambda: _confine(config), isolated=True) if wanted else {}
+    config["run_namespace"] = bool(sandbox.get("run_namespace"))
+    if not config["run_namespace"]:
+        sandbox = probe(lambda: _confine(config), isolated=False) | {"run_namespace": False}
+    if config["run_namespace"]:
+        sandbox["grader_reach"] = ("out of reach: each run has its own user and PID namespace; "
+                                   "the grader's processes cannot be signalled or traced from it")
+    elif sandbox.get("scoped") and not dumpable:
+        sandbox["grader_reach"] = "signals scoped by Landlock; the forker cannot be traced (not dumpable)"
+    else:
+        sandbox["grader_reach"] = ("reachable: runs share the forker's PID namespace; a stopped grader is ended "
+                                   "by the judge's deadlines")
+    return sandbox
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -271,7 +320,7 @@ def main(argv: list[str] | None = None) -> None:
     Path(config["scratch"]).mkdir(parents=True, exist_ok=True)
     if config.get("own_pid_namespace") and _pid_namespace() == config.get("judge_pid_namespace"):
         config["own_pid_namespace"] = False  # never kill(-1) outside a namespace of our own: it would reach the host
-    sandbox = _confine(config)
+    sandbox = _protect_forker(config)
     forker = Forker(control, config)
     forker.send({"op": "hello", "sandbox": sandbox, "torch": torch.__version__, "pid": os.getpid()})
     forker.serve()

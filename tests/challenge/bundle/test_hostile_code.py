@@ -126,3 +126,24 @@ def test_processes_do_not_outlive_the_run(registry, verifier, graded_bundle):
     assert _processes_running(f"sleep {first}") == [] and _processes_running(f"sleep {second}") == []
     assert attention.sandbox["processes"].startswith("PID namespace")
     assert (attention.verified, result.exit_code) == ("pass", 0)
+
+
+def test_signals_to_the_grader_do_not_reach_it(registry, verifier, graded_bundle):
+    started = time.monotonic()
+    result, attention, output = _verify_hostile(graded_bundle, registry, verifier, "stop_the_grader")
+    # (what the import printed is not kept with a test's output; it ran first, and the grader went on)
+    assert "ATTEMPT test signal 19 to the parent: Operation not permitted" in output
+    assert "ATTEMPT test signal 9 to the parent: Operation not permitted" in output
+    assert attention.sandbox["grader"].startswith("out of reach")  # the named reason: a PID namespace per run
+    assert (attention.verified, result.exit_code) == ("pass", 0)
+    assert time.monotonic() - started < 120  # a safety bound: the stopped grader once hung verify for minutes
+
+
+def test_the_grader_cannot_be_traced(registry, verifier, graded_bundle):
+    result, attention, output = _verify_hostile(graded_bundle, registry, verifier, "trace_the_grader")
+    for request in ("ATTACH", "SEIZE"):
+        assert f"ATTEMPT test PTRACE_{request} of the parent: Operation not permitted" in output
+    assert "attached" not in output
+    # every numerical test ran and passed; ctypes alone fails the built-in rule (it could hide a built-in)
+    assert (attention.verified, result.exit_code) == ("fail", 1)
+    assert attention.sandbox["grader"].startswith("out of reach")

@@ -114,6 +114,17 @@ def test_a_hung_job_is_killed_at_the_timeout(tmp_path, registry):
     assert not _alive(pid)
 
 
+def test_a_timeout_is_a_result_a_rerun_does_not_pay_again_unless_asked(tmp_path, registry):
+    bundles = [fake_bundle(tmp_path / "in", "hang", behaviour="hang"), fake_bundle(tmp_path / "in", "ok")]
+    first, _ = _run(registry, bundles, tmp_path / "out", timeout_s=3)
+    hung = next(r.document for r in first.rows if r.document.exit_code == 4)
+    assert hung.timed_out and "--retry-timeouts" in hung.reason
+    again, observer = _run(registry, bundles, tmp_path / "out", timeout_s=3)
+    assert observer.started_names == [] and again.skipped == 2 and again.exit_code == 4  # still reported
+    _, observer = _run(registry, bundles, tmp_path / "out", timeout_s=3, retry_timeouts=True)
+    assert len(observer.started_names) == 1  # the timed-out one only: the verified one stays done
+
+
 def test_a_second_run_skips_what_is_done_and_redoes_nothing(tmp_path, registry):
     bundles = [fake_bundle(tmp_path / "in", f"b{i}") for i in range(3)]
     first, _ = _run(registry, bundles, tmp_path / "out", jobs=2)
