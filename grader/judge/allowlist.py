@@ -157,6 +157,7 @@ class _Checker(ast.NodeVisitor):
                 self.refuse(node, f"import {alias.name}", self._import_reason(alias.name))
             for part in alias.name.split(".")[1:]:
                 self.check_attribute_name(node, part, f"import {alias.name}", on_module=True)
+        self.generic_visit(node)
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         module = node.module or ""
@@ -172,6 +173,7 @@ class _Checker(ast.NodeVisitor):
                                                              "what it uses")
             else:
                 self.check_attribute_name(node, alias.name, f"from {module} import {alias.name}", on_module=True)
+        self.generic_visit(node)
 
     # -- names --------------------------------------------------------------------------------------
     def visit_Name(self, node: ast.Name) -> None:

@@ -97,3 +97,10 @@ def family_of(name: str) -> Family | None:
         if name in family.names:
             return family
     return None
+
+
+# What the worker's record (grader/worker/record.py, which holds the same strings) answers besides built-in names.
+EVIDENCE = "record:evidence"  # the value an evidence operator maps to in the operators the worker watches
+EVIDENCE_SEEN = "record:evidence-seen"
+RECORD_OFF = "the record of what ran was switched off"
+MARKERS = frozenset({EVIDENCE_SEEN, RECORD_OFF})

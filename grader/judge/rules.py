@@ -22,7 +22,7 @@ import ast
 from dataclasses import dataclass
 
 from grader.judge.allowlist import _Scope, check_tree, dotted, root_name
-from grader.judge.families import FAMILIES, family_of
+from grader.judge.families import EVIDENCE, FAMILIES, RECORD_OFF, family_of
 
 # Forbidden names whose leaf is also a plain tensor attribute (torch.autograd.grad vs x.grad): only a path
 # from an imported module reaches the function.
@@ -33,7 +33,6 @@ CALLERS: dict[str, tuple[str, ...]] = {
     "torch.autograd.backward": ("run_backward", "_engine_run_backward"),
     "torch.autograd.grad": ("_engine_run_backward",),
 }
-RECORD_OFF = "the record of what ran was switched off"  # the worker's marker (grader.worker.record)
 
 
 @dataclass(frozen=True)
@@ -151,10 +150,10 @@ def check_source(source: str, *, forbidden: list[str], allowed_imports: list[str
 def watched_operators(forbidden: list[str]) -> dict[str, str]:
     """ATen operator name -> the forbidden built-in, for the worker's run-time record."""
     table: dict[str, str] = {}
-    for name in sorted(forbidden):
-        family = family_of(name)
-        for op in (family.operators if family else ()):
-            table.setdefault(op, name)
+    for family in FAMILIES.values():
+        named = [name for name in family.names if name in forbidden]  # the family's own order: its main name first
+        for op in (family.operators if named else ()):
+            table.setdefault(op, named[0])
     return table
 
 
@@ -162,4 +161,14 @@ def evidence_operators(forbidden: list[str]) -> list[str]:
     """ATen operators one of which any implementation of a forbidden family's task runs (fail-closed record)."""
     return sorted({op for family in FAMILIES.values() if set(family.names) & set(forbidden)
                    for op in family.evidence})
+
+
+def record_operators(forbidden: list[str]) -> dict[str, str]:
+    """What the worker's operator record watches: the forbidden operators, and the evidence operators (mapped to
+    ``EVIDENCE``) whose absence from a run with right answers shows that the record was bypassed."""
+    return {**dict.fromkeys(evidence_operators(forbidden), EVIDENCE), **watched_operators(forbidden)}
+
+
+__all__ = ["RECORD_OFF", "Violation", "check_source", "evidence_operators", "record_operators", "spellings",
+           "watched_operators"]
 
