@@ -461,7 +461,7 @@ def test_lying_objects_never_reach_a_comparison(engine):
 
 def test_protocol_tampering_crashes_the_worker_with_a_reason(engine):
     result, _ = engine.run("protocol_tamper")
-    bad = [t for t in result.tests if t.status != "pass"]
+    bad = [t for t in _hidden(result) if t.status != "pass"]  # (the rule fails it too: it imports os and fcntl)
     assert any("malformed message" in t.message for t in bad)
     assert any("answered request 1000000" in t.message for t in bad)
     assert all("malformed message" in t.message or "answered request" in t.message for t in bad)
