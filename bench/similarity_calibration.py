@@ -94,11 +94,44 @@ def _reverse_definitions(node: ast.AST) -> None:
             _reverse_definitions(statement)
 
 
+def _touches(statement: ast.stmt) -> set[str]:
+    return {ast.unparse(n) for n in ast.walk(statement) if isinstance(n, (ast.Name, ast.Attribute))}
+
+
+def _swap_independent(node: ast.AST) -> None:
+    """Swap neighbouring assignments that share no name (self.q = ...; self.k = ...): a legal reordering."""
+    for field in ("body", "orelse"):
+        body = getattr(node, field, None)
+        if not isinstance(body, list):
+            continue
+        i = 0
+        while i + 1 < len(body):
+            a, b = body[i], body[i + 1]
+            if isinstance(a, ast.Assign) and isinstance(b, ast.Assign) and not _touches(a) & _touches(b):
+                body[i], body[i + 1] = b, a
+                i += 2
+            else:
+                i += 1
+        for statement in body:
+            _swap_independent(statement)
+
+
+def _strip_annotations(tree: ast.AST) -> None:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg):
+            node.annotation = None
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            node.returns = None
+
+
 def disguised(source: str) -> str:
-    """A working copy dressed up: idioms swapped, definitions reversed, names changed, reformatted."""
+    """A working copy dressed up: idioms swapped, definitions reversed, independent statements swapped, type
+    annotations dropped, names changed, reformatted."""
     tree = ast.parse(source)
     tree = ast.fix_missing_locations(_Swap().visit(tree))
     _reverse_definitions(tree)
+    _swap_independent(tree)
+    _strip_annotations(tree)
     return renamed(ast.unparse(tree)).replace("  ", "\t")
 
 

@@ -6,8 +6,10 @@ one idiom for an equivalent one (``.mT`` for ``.transpose(-2, -1)``, ``** -0.5``
 most k-grams without changing the code. So both files are first rewritten into one
 canonical form, from their AST (read, never run):
 
-- imports, docstrings and type annotations dropped; formatting, quotes and number
-  spellings as ``ast.unparse`` writes them (``0.00001`` and ``1e-5`` alike);
+- imports and docstrings dropped; formatting, quotes and number spellings as
+  ``ast.unparse`` writes them (``0.00001`` and ``1e-5`` alike); type annotations are
+  kept (they are code the author chose; dropping them made independent files look
+  alike: every solution's ``load_torch_weights(self, mha)`` is the same);
 - ``torch.f(x)``, ``F.f(x)``, ``x.f()`` all written ``f(x)``; keyword arguments in
   name order, as positional ones;
 - one form per idiom: transposes of the last two axes, matrix products (``@``,
@@ -15,9 +17,11 @@ canonical form, from their AST (read, never run):
   and their inverses, divisions by a square root, masks by ``where`` or
   ``masked_fill`` and their negations, minus infinity, ``x.shape[i]``/``x.size(i)``,
   ``x += y``;
-- functions, classes and methods in a fixed order, and runs of independent
-  statements (``self.q = ...; self.k = ...``) sorted, so that reordering them hides
-  nothing.
+- functions, classes and methods in a fixed order, so that reordering them hides
+  nothing. Statements inside a body keep their order: sorting runs of independent
+  statements made independent files look alike (every ``__init__`` is a run of
+  ``self.x = nn.Linear(...)``), and swapping two statements only changes the few
+  k-grams that span their boundary (the calibration bench measures it).
 
 What it cannot undo: code restructured by hand (loops unrolled, helpers inlined,
 the computation itself changed). A low score is no proof of independent work.
@@ -33,6 +37,7 @@ SAME = {"bmm": "matmul", "mm": "matmul", "swapaxes": "transpose", "swapdims": "t
         "divide": "div", "true_divide": "div", "subtract": "sub", "concat": "cat", "concatenate": "cat",
         "absolute": "abs", "greater": "gt", "less": "lt", "arccos": "acos", "clip": "clamp"}
 _NAME = re.compile(r"[A-Za-z_]\w*")
+DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
 def _call(name: str, *args: ast.expr) -> ast.Call:
@@ -81,15 +86,6 @@ class _Idioms(ast.NodeTransformer):
 
     visit_ImportFrom = visit_Import
 
-    def visit_arg(self, node):
-        node.annotation = None
-        return node
-
-    def visit_AnnAssign(self, node):
-        if node.value is None:
-            return None
-        return self.visit(ast.Assign(targets=[node.target], value=node.value, lineno=node.lineno))
-
     def _body(self, node):
         if node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant) \
                 and isinstance(node.body[0].value.value, str):
@@ -97,7 +93,6 @@ class _Idioms(ast.NodeTransformer):
         return node
 
     def visit_FunctionDef(self, node):
-        node.returns = None
         node.decorator_list = [d for d in node.decorator_list if not _on_module(d)]
         return self.generic_visit(self._body(node))
 
@@ -262,54 +257,6 @@ def _key(node: ast.AST) -> str:
     return _NAME.sub("N", ast.unparse(node))
 
 
-def _names(node: ast.AST) -> tuple[set[str], set[str]]:
-    """(written, read) names of a statement; ``self.q`` counts as a name of its own."""
-    written, read = set(), set()
-    for sub in ast.walk(node):
-        if isinstance(sub, (ast.Name, ast.Attribute)):
-            name = _dotted(sub) or ""
-            if isinstance(sub.ctx, ast.Store) or isinstance(sub.ctx, ast.Del):
-                written.add(name)
-            else:
-                read.add(name)
-                read.add(name.split(".")[0])
-    return written, read
-
-
-def _simple(node: ast.stmt) -> bool:
-    if isinstance(node, (ast.Assign, ast.Expr)):
-        return not any(isinstance(sub, (ast.Yield, ast.YieldFrom, ast.Await, ast.NamedExpr)) for sub in ast.walk(node))
-    return False
-
-
-def _sorted_runs(body: list[ast.stmt]) -> list[ast.stmt]:
-    """Runs of independent simple statements in a fixed order (others stay where they are)."""
-    result: list[ast.stmt] = []
-    run: list[ast.stmt] = []
-    written: set[str] = set()
-    read: set[str] = set()
-
-    def flush():
-        result.extend(sorted(run, key=_key))
-        run.clear()
-        written.clear()
-        read.clear()
-
-    for statement in body:
-        if not _simple(statement):
-            flush()
-            result.append(statement)
-            continue
-        w, r = _names(statement)
-        if w & (written | read) or r & written or any(n.split(".")[0] in written for n in r):
-            flush()
-        run.append(statement)
-        written.update(w)
-        read.update(r)
-    flush()
-    return result
-
-
 def _order(node: ast.AST) -> None:
     for field in ("body", "orelse", "finalbody"):
         body = getattr(node, field, None)
@@ -317,13 +264,8 @@ def _order(node: ast.AST) -> None:
             for statement in body:
                 _order(statement)
             if isinstance(node, (ast.Module, ast.ClassDef)):
-                definitions = sorted((s for s in body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef,
-                                                                         ast.ClassDef))), key=_key)
-                others = [s for s in body if not isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
-                body = [*_sorted_runs(others), *definitions]
-            else:
-                body = _sorted_runs(body)
-            setattr(node, field, body)
+                definitions = sorted((s for s in body if isinstance(s, DEFINITIONS)), key=_key)
+                setattr(node, field, [*(s for s in body if not isinstance(s, DEFINITIONS)), *definitions])
     for handler in getattr(node, "handlers", []):
         _order(handler)
 
