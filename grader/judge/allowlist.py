@@ -77,7 +77,10 @@ _FORMAT_DUNDER = re.compile(r"\{[^{}]*(\.|\[)_")  # "{0.__class__}".format(x), "
 MODULE_NAMES = frozenset({"nn", "functional", "F", "init", "optim", "modules", "utils", "autograd", "linalg",
                           "special", "fft", "cuda", "backends", "distributions", "func", "torch", "math", "typing",
                           "dataclasses", "activation", "normalization", "transformer", "module", "random",
-                          "lr_scheduler"})
+                          "lr_scheduler", "testing", "amp", "sparse", "nested", "masked", "signal", "profiler",
+                          "onnx", "distributed", "futures", "storage", "types", "version", "quantization", "ao",
+                          "mps", "xpu", "mtia", "accelerator", "compiler", "monitor", "return_types",
+                          "parametrize", "parametrizations"})
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,10 @@ class _Checker(ast.NodeVisitor):
                 self.refuse(node, node.id, f"{node.id} names an imported module: give your own variable "
                                            "another name")
 
+    def _called(self, node: ast.AST) -> bool:
+        parent = self.scope.parents.get(id(node))
+        return isinstance(parent, ast.Call) and parent.func is node
+
     def _used_as_attribute_base(self, node: ast.AST) -> bool:
         parent = self.scope.parents.get(id(node))
         return isinstance(parent, ast.Attribute) and parent.value is node
@@ -201,7 +208,8 @@ class _Checker(ast.NodeVisitor):
         if module_chain and not isinstance(node.ctx, ast.Load):
             self.refuse(node, dotted(node), "changes PyTorch or a library module itself: milestone files may "
                                             "only use them")
-        elif module_chain and node.attr in MODULE_NAMES and not self._used_as_attribute_base(node):
+        elif module_chain and node.attr in MODULE_NAMES and not self._used_as_attribute_base(node) \
+                and not self._called(node):
             self.refuse(node, dotted(node), f"a module may only be used as {dotted(node)}.name in milestone "
                                             "files, not passed around, stored or returned")
         self.generic_visit(node)

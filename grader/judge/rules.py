@@ -53,6 +53,8 @@ def _leaf(name: str) -> str:
 def spellings(forbidden: list[str]) -> dict[str, str]:
     """identifier -> the forbidden built-in it reaches (its own leaf, its family's, its callers')."""
     table: dict[str, str] = {}
+    in_families = [name for family in FAMILIES.values() for name in family.names if name in forbidden]
+    forbidden = [*in_families, *sorted(set(forbidden) - set(in_families))]  # a family's main name first
     for name in forbidden:
         table.setdefault(_leaf(name), name)
     for name in forbidden:  # then its family: forbidding F.layer_norm forbids nn.LayerNorm and F.group_norm too
@@ -116,7 +118,9 @@ class _Names(ast.NodeVisitor):
         name = node.attr
         if name in self.table and id(node) not in self.annotations:
             from_module = root_name(node) in self.scope.module_aliases
-            own = name in self.scope.own_attributes and name not in self.methods
+            # the learner's own attribute of that name, read off self (a module can never be self: see allowlist)
+            own = name in self.scope.own_attributes and name not in self.methods and \
+                isinstance(node.value, ast.Name) and node.value.id == "self"
             if from_module or (not own and name not in TENSOR_ATTRIBUTES):
                 self.add(node, dotted(node) if from_module else f".{name}", name)
         self.generic_visit(node)
