@@ -157,8 +157,16 @@ def watched_operators(forbidden: list[str]) -> dict[str, str]:
     for family in FAMILIES.values():
         named = [name for name in family.names if name in forbidden]  # the family's own order: its main name first
         for op in (family.operators if named else ()):
-            table.setdefault(op, named[0])
+            table.setdefault(op, _closest(op, named))
     return table
+
+
+def _closest(op: str, names: list[str]) -> str:
+    """The built-in an operator belongs to: the longest F.* or nn.* name it spells (native_group_norm:
+    F.group_norm), else the family's main name."""
+    plain = op.replace("_", "").lower()
+    matching = [n for n in names if _leaf(n).replace("_", "").lower() in plain]
+    return max(matching, key=lambda n: (n.startswith("torch.nn."), len(_leaf(n)))) if matching else names[0]
 
 
 def evidence_operators(forbidden: list[str]) -> list[str]:

@@ -303,7 +303,8 @@ def test_families_are_data_the_milestones_refer_to():
 
 def test_the_record_watches_the_families_operators_and_their_evidence():
     operators = record_operators(BLOCK)
-    assert operators["native_group_norm"] == "torch.nn.functional.layer_norm"
+    assert operators["native_group_norm"] == "torch.nn.functional.group_norm"
+    assert operators["native_layer_norm"] == "torch.nn.functional.layer_norm"
     assert operators["_transformer_encoder_layer_fwd"].startswith("torch.nn.Transformer")
     assert operators["mean"] == families.EVIDENCE
 
