@@ -381,13 +381,14 @@ def test_an_oversized_reply_is_refused_unread(engine):
 
 
 # Each a working cheat (its numbers pass); the routes of issue 24 and the earlier ones.
-RULE_ROUTES = {"rule_aten_operator": "_scaled_dot_product_attention_math", "rule_disabled_record": "DisableTorchFunction",
-               "rule_record_cleared": "import gc", "rule_getattr_alias": "getattr computed attribute names",
-               "rule_exec_alias": "exec running code built at run time", "rule_operator_helpers": "from functools",
-               "rule_sys_modules_alias": "import sys", "rule_pickle": "import pickle",
-               "rule_annotation": "F.__dict__", "rule_match_class": "scaled_dot_product_attention=",
-               "rule_written_module": "import importlib", "rule_getattr_parameter": "getattr computed attribute",
-               "rule_disable_alias": "torch._C"}
+RULE_ROUTES = {
+    "rule_aten_operator": "_scaled_dot_product_attention_math", "rule_disabled_record": "DisableTorchFunction",
+    "rule_record_cleared": "import gc", "rule_getattr_alias": "getattr computed attribute names",
+    "rule_exec_alias": "exec running code built at run time", "rule_operator_helpers": "from functools",
+    "rule_sys_modules_alias": "import sys", "rule_pickle": "import pickle", "rule_annotation": "F.__dict__",
+    "rule_match_class": "scaled_dot_product_attention=", "rule_written_module": "import importlib",
+    "rule_getattr_parameter": "getattr computed attribute", "rule_disable_alias": "torch._C",
+}
 
 
 @pytest.mark.parametrize("case", list(RULE_ROUTES))
