@@ -67,7 +67,8 @@ class Builtins(_Strict):
     allowed_imports: list[str] = Field(
         default_factory=list,
         description="Modules a learner file may import beyond torch, torch.nn, torch.nn.functional, torch.nn.init, "
-        "torch.optim, math, typing, dataclasses and __future__ while a built-in is forbidden (e.g. copy, heapq).",
+        "torch.optim, math, typing, dataclasses, collections, itertools and __future__ while a built-in is forbidden "
+        "(e.g. copy, heapq).",
     )
 
     @field_validator("families", "forbidden_families")

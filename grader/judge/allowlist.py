@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 
 DEFAULT_IMPORTS = frozenset({"torch", "torch.nn", "torch.nn.functional", "torch.nn.init", "torch.optim", "math",
-                             "typing", "dataclasses", "__future__"})
+                             "typing", "dataclasses", "__future__", "collections", "collections.abc", "itertools"})
 
 # Built-in names that look things up by computed name, run code built at run time, or reach the interpreter.
 REFUSED_BUILTINS: dict[str, str] = {

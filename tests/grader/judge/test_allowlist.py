@@ -221,6 +221,7 @@ class Block(nn.Module):
     "match on literals, comprehensions, lambdas, main guard": '''
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Callable
 
 
@@ -235,6 +236,7 @@ def activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
 
 
 SIZES = {n: n * n for n in range(4)}
+MLP = nn.Sequential(OrderedDict([("fc", nn.Linear(4, 4)), ("act", nn.GELU())]))
 ORDER = sorted(SIZES, key=lambda n: -SIZES[n])
 
 if __name__ == "__main__":
