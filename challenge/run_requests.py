@@ -26,13 +26,13 @@ def builtins_policy(registry: Registry, milestone: Milestone, passed: set[str]) 
     that, later milestones may use it. Everything is tracked and reported.
     """
     tracked: set[str] = set()
-    forbidden: set[str] = set(milestone.builtins.forbidden) | set(milestone.builtins.replaces)
+    forbidden: set[str] = set(milestone.builtins.forbidden_names) | set(milestone.builtins.replaced_names)
     for other in registry.milestones:
-        tracked.update(other.builtins.replaces, other.builtins.forbidden)
+        tracked.update(other.builtins.replaced_names, other.builtins.forbidden_names)
         if other.id not in passed:
-            forbidden.update(other.builtins.replaces)
+            forbidden.update(other.builtins.replaced_names)
     return BuiltinPolicy(tracked=tuple(sorted(tracked)), forbidden=tuple(sorted(forbidden)),
-                         why=milestone.builtins.why or "")
+                         why=milestone.builtins.why or "", allowed_imports=tuple(milestone.builtins.allowed_imports))
 
 
 def learner_file_of(workspace: Workspace, milestone: Milestone) -> Path:

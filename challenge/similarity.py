@@ -72,7 +72,9 @@ def _fingerprint(source: str, boilerplate: str = "") -> Fingerprint:
     import numpy  # copydetect and its numpy are imported only when similarity is measured
     from copydetect.utils import filter_code, get_token_coverage, winnow
 
-    filtered, offsets = filter_code(source, "learner.py", language="python")
+    from challenge.canonical import canonical
+
+    filtered, offsets = filter_code(canonical(source), "learner.py", language="python")
     hashes, index = winnow(_stable_kgram_hashes(numpy, filtered, NOISE_K), window_size=WINDOW,
                            remove_duplicates=False)
     if boilerplate:

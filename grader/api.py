@@ -50,6 +50,7 @@ class BuiltinPolicy:
     tracked: tuple[str, ...] = ()
     forbidden: tuple[str, ...] = ()
     why: str = ""  # the milestone's reason for ``forbidden``, when it is not "write it yourself"
+    allowed_imports: tuple[str, ...] = ()  # modules beyond grader.judge.allowlist.DEFAULT_IMPORTS
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,45 @@ class Builtins(_Strict):
     )
     why: str | None = Field(None, description="Why `forbidden` holds what it holds, in one sentence; shown when "
                             "learner code calls one of them, instead of 'write it yourself'.")
+    families: list[str] = Field(
+        default_factory=list,
+        description="Families of built-ins (grader/judge/families.py: attention, multihead_attention, "
+        "transformer_layers, normalisation) this milestone asks you to write yourself; every name in a family is "
+        "treated like `replaces`.",
+    )
+    forbidden_families: list[str] = Field(
+        default_factory=list, description="Families of built-ins never allowed in this milestone (like `forbidden`)."
+    )
+    allowed_imports: list[str] = Field(
+        default_factory=list,
+        description="Modules a learner file may import beyond torch, torch.nn, torch.nn.functional, torch.nn.init, "
+        "torch.optim, math, typing, dataclasses, collections, itertools and __future__ while a built-in is forbidden "
+        "(e.g. copy, heapq).",
+    )
+
+    @field_validator("families", "forbidden_families")
+    @classmethod
+    def _known_families(cls, value: list[str]) -> list[str]:
+        from grader.judge.families import FAMILIES
+
+        unknown = [name for name in value if name not in FAMILIES]
+        if unknown:
+            raise ValueError(f"unknown families {unknown} (known: {', '.join(sorted(FAMILIES))})")
+        return value
+
+    @property
+    def replaced_names(self) -> list[str]:
+        """`replaces` and the names of `families`."""
+        from grader.judge.families import family_names
+
+        return [*self.replaces, *family_names(self.families)]
+
+    @property
+    def forbidden_names(self) -> list[str]:
+        """`forbidden` and the names of `forbidden_families`."""
+        from grader.judge.families import family_names
+
+        return [*self.forbidden, *family_names(self.forbidden_families)]
 
 
 class Grading(_Strict):

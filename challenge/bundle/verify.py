@@ -42,7 +42,9 @@ from milestones import Milestone, Registry
 
 WHAT_IT_PROVES = ("What this proves: the code passes the hidden tests on this machine, and the bundle is consistent "
                   "as packed. It cannot prove who wrote the code, nor that the time, attempts and help columns are "
-                  "complete: they are the learner's own record.")
+                  "complete: they are the learner's own record. A similarity below the threshold does not prove "
+                  "independent work either: renaming, layout, reordered definitions and swapped idioms are seen "
+                  "through, but code rewritten by hand, or copied from anywhere but the reference, scores low.")
 
 
 @dataclass(frozen=True)

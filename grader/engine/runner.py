@@ -26,12 +26,14 @@ from grader.engine.deadline import hard_deadline, hard_deadline_s
 from grader.engine.host import SandboxHost
 from grader.engine.sandbox import Limits
 from grader.fingerprint import HIDDEN_DIR, hidden_tests_sha256
-from grader.judge.rules import Violation, check_source, watched_operators
+from grader.judge.families import EVIDENCE_SEEN, MARKERS, RECORD_OFF
+from grader.judge.rules import Violation, check_source, evidence_operators, record_operators
 from grader.results import RunResult, TestResult, overall_status
 
 MAX_SOURCE_BYTES = 2 * 1024 * 1024
 JUDGE_HEADROOM = 8 * 1024**3  # address space the judge may grow by while grading (references, data, replies)
 RULE_TEST = "uses no forbidden built-in"
+RECORD_WHAT = "the worker's record of what ran"
 # pytest plugins the hidden tests do not use; unraisableexception alone cost two full gc.collect() per run
 UNUSED_PLUGINS = ("cacheprovider", "timeout", "unraisableexception", "threadexception", "pastebin", "junitxml",
                   "doctest", "stepwise", "setuponly", "setupplan", "faulthandler", "warnings", "subtests", "legacypath",
@@ -83,7 +85,7 @@ def run_milestone(request: GradeRequest, *, host: SandboxHost | None = None) -> 
         return result
     own_host = host is None
     host = host or host_for(request)
-    violations = _static_violations(source, list(request.policy.forbidden))
+    violations = _static_violations(source, list(request.policy.forbidden), list(request.policy.allowed_imports))
     deadline = hard_deadline_s(run_timeout_s=request.budgets.run_timeout_s,
                                call_timeout_s=request.budgets.call_timeout_s)
     try:
@@ -93,11 +95,14 @@ def run_milestone(request: GradeRequest, *, host: SandboxHost | None = None) -> 
         result.status = "interrupted"
         raise Interrupted(result) from None
     finally:
+        markers = set(result.builtins_used) & MARKERS  # what the worker's record said about itself
+        result.builtins_used = sorted(set(result.builtins_used) - MARKERS)
         result.sandbox = host.mode.to_dict() | {"limits": vars(limits_of(request))}
         result.duration_s = round(time.perf_counter() - started, 3)
         if own_host:
             host.close()
     loaded = not result.message  # a file that could not be loaded is an error, whatever the rule says
+    violations += _record_violations(request, result, markers)
     _apply_rule(request, result, violations, show_pass=loaded)
     if loaded:
         result.status = overall_status(result.tests)
@@ -118,9 +123,9 @@ def _read_source(path: Path, result: RunResult) -> str | None:
     return data.decode("utf-8", errors="replace")
 
 
-def _static_violations(source: str, forbidden: list[str]) -> list[Violation]:
+def _static_violations(source: str, forbidden: list[str], allowed_imports: list[str] = ()) -> list[Violation]:
     try:
-        return check_source(source, forbidden=forbidden)
+        return check_source(source, forbidden=forbidden, allowed_imports=allowed_imports)
     except (SyntaxError, ValueError):
         return []  # the worker's import reports the syntax error with its line
 
@@ -149,7 +154,7 @@ def _run_tests(request: GradeRequest, host: SandboxHost, seed: int, result: RunR
     config = SessionConfig(learner_file=request.learner_file, tracked=list(request.policy.tracked),
                            limits=limits_of(request), call_timeout_s=request.budgets.call_timeout_s,
                            run_timeout_s=request.budgets.run_timeout_s, threads=request.threads,
-                           operators=watched_operators(forbidden))  # costs time: only where it decides
+                           operators=record_operators(forbidden))  # costs time: only where it decides
     session = LearnerSession(config, host=host, task=request.task, trained=request.trained)
     try:
         try:
@@ -182,6 +187,21 @@ def _run_tests(request: GradeRequest, host: SandboxHost, seed: int, result: RunR
         session.close()
 
 
+def _record_violations(request: GradeRequest, result: RunResult, markers: set[str]) -> list[Violation]:
+    """What the record says about itself: popped or disabled, or blind to a right answer (it can only add)."""
+    forbidden = list(request.policy.forbidden)
+    if not forbidden:
+        return []
+    if RECORD_OFF in markers:
+        return [Violation(0, RECORD_WHAT, "was popped or disabled while your code ran")]
+    numbers = [t for t in result.tests if t.family != "rule"]
+    right = bool(numbers) and all(t.status == "pass" for t in numbers)
+    if right and evidence_operators(forbidden) and EVIDENCE_SEEN not in markers:
+        return [Violation(0, RECORD_WHAT, "saw none of the operations any implementation must run, "
+                                                     "yet your answers were right: it was bypassed")]
+    return []
+
+
 def _apply_rule(request: GradeRequest, result: RunResult, violations: list[Violation], *, show_pass: bool) -> None:
     """The rule's own result, first: from the source (evidence the judge controls) and the worker's record (a claim)."""
     forbidden = set(request.policy.forbidden)
@@ -189,7 +209,9 @@ def _apply_rule(request: GradeRequest, result: RunResult, violations: list[Viola
         return
     used = sorted(set(result.forbidden_used) | {v.builtin for v in violations if v.builtin})
     result.forbidden_used = used
-    if not violations and not result.forbidden_used:
+    record_off = [v for v in violations if v.what == RECORD_WHAT]
+    violations = [v for v in violations if v.what != RECORD_WHAT]
+    if not violations and not used and not record_off:
         if show_pass:
             result.tests.insert(0, TestResult(name=RULE_TEST, status="pass", family="rule"))
         return
@@ -198,15 +220,21 @@ def _apply_rule(request: GradeRequest, result: RunResult, violations: list[Viola
         lines = [f"Your code uses {', '.join(used)}, which is not allowed here: {why}."]
         hint = ("Write it from tensor operations. A built-in becomes allowed in later milestones once the milestone "
                 "that replaces it has passed. The other tests still check your numbers.")
+    elif violations:
+        lines = ["While built-ins are forbidden here, a milestone file must stay inside plain Python in which every "
+                 "call is spelled out, so that what it calls can be read:"]
+        hint = ("Call torch by plain names (torch.*, F.*, nn.*), keep sub-layers in nn.ModuleList or dicts, and import "
+                "only torch, math, typing and dataclasses. The other tests still check your numbers.")
     else:
-        lines = [f"Your code uses a construct that could hide a forbidden built-in ({', '.join(sorted(forbidden))}), "
-                 "which this milestone does not allow."]
-        hint = ("Call torch by plain names (torch.*, F.*, nn.*): no eval/exec, getattr with a computed name on torch, "
-                "torch._C, ctypes, gc or frame tricks. The other tests still check your numbers.")
+        lines = [f"{RECORD_OFF[0].upper()}{RECORD_OFF[1:]}: {record_off[0].what} {record_off[0].reason}, so "
+                 "nothing shows that your code did not use a forbidden built-in."]
+        hint = ("Do not push, pop or disable torch function or dispatch modes in a milestone file. The other tests "
+                "still check your numbers.")
     lines += [f"  {v.describe()}" for v in violations[:8]]
     if len(violations) > 8:
         lines.append(f"  ... and {len(violations) - 8} more")
     if set(result.forbidden_used) - {v.builtin for v in violations}:
         lines.append("  (seen at run time by the worker's record of what your code called)")
+    lines += [f"  {RECORD_OFF}: {v.what} {v.reason}" for v in record_off if violations or used]
     result.tests.insert(0, TestResult(name=RULE_TEST, status="fail", family="rule", message="\n".join(lines),
                                       hint=hint))

@@ -23,6 +23,7 @@ from grader.engine.runner import judge_memory_ceiling
 from grader.engine.sandbox import Limits
 from grader.engine.worker_process import WorkerProcess
 from grader.judge.errors import WorkerProblem, problem_of
+from grader.judge.families import MARKERS
 from grader.judge.rules import watched_operators
 from grader.results import TrainOutcome
 
@@ -58,7 +59,7 @@ def run_training(request: TrainRequest, *, on_progress: Callable[[dict], None] |
             if response.get("ok"):
                 response = _train(worker, request, on_progress, on_stop_requested)
             outcome.output = worker.output_since(mark)
-        used = [str(name) for name in response.get("builtins", []) if isinstance(name, str)]
+        used = [str(name) for name in response.get("builtins", []) if isinstance(name, str) and name not in MARKERS]
         outcome.builtins_used = sorted(used)
         outcome.forbidden_used = sorted(set(used) & set(request.policy.forbidden))
         if not response.get("ok"):

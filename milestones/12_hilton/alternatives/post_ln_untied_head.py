@@ -104,9 +104,13 @@ def forward_flops_per_token(spec: dict, context_len: int) -> float:
     return 2.0 * matmul_weights + 2.0 * s.n_layers * context_len * s.d_model
 
 
+DTYPES = {"float64": torch.float64, "float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16,
+          "int8": torch.int8}
+
+
 def kv_cache_bytes(spec: dict, batch_size: int, context_len: int, dtype: str) -> int:
     s = sizes_of(spec)
-    element = torch.empty(0, dtype=getattr(torch, dtype)).element_size()
+    element = torch.empty(0, dtype=DTYPES[dtype]).element_size()
     return 2 * s.n_layers * batch_size * context_len * s.d_model * element
 
 

@@ -1,7 +1,9 @@
 """Learner code that attacks the verifier. Each attack runs (its "ATTEMPT"
 lines reach the captured test output) and is neutralised by a named sandbox
-layer: the sneaky ones still verify as correct code, with nothing of the
-verifier's reached; the one that needs the judge's comparisons fails."""
+layer: the sneaky ones still compute the right numbers, with nothing of the
+verifier's reached, and fail only the built-in rule (a milestone file may not
+import os, socket or subprocess, nor open files); the one that needs the
+judge's comparisons fails its tests too."""
 
 from __future__ import annotations
 
@@ -32,6 +34,11 @@ def _verify_hostile(graded_bundle, registry, verifier, name: str, **values: str)
     return result, attention, output
 
 
+def _only_the_rule_fails(attention, result) -> None:
+    passed, total = (int(n) for n in attention.tests.split("/"))
+    assert (attention.verified, result.exit_code, passed) == ("fail", 1, total - 1), attention.tests
+
+
 def test_network_is_cut_off(registry, verifier, graded_bundle):
     received: list[bytes] = []
     with socket.socket() as server:
@@ -58,7 +65,7 @@ def test_network_is_cut_off(registry, verifier, graded_bundle):
     assert "ATTEMPT network loopback: blocked" in output and "CONNECTED" not in output
     assert received == []
     assert attention.sandbox["network"].startswith("none")  # the named reason: no network namespace access
-    assert (attention.verified, result.exit_code) == ("pass", 0)
+    _only_the_rule_fails(attention, result)
 
 
 def test_environment_secrets_are_not_readable(registry, verifier, graded_bundle, monkeypatch):
@@ -69,7 +76,7 @@ def test_environment_secrets_are_not_readable(registry, verifier, graded_bundle,
     assert "ATTEMPT env: 0 secrets found" in output
     assert secret not in output
     assert attention.sandbox["environment"] == "scrubbed"
-    assert (attention.verified, result.exit_code) == ("pass", 0)
+    _only_the_rule_fails(attention, result)
 
 
 def test_the_verifiers_home_is_not_readable(registry, verifier, graded_bundle):
@@ -79,7 +86,7 @@ def test_the_verifiers_home_is_not_readable(registry, verifier, graded_bundle):
     assert f"ATTEMPT home {key}: blocked" in output and f"ATTEMPT home {verifier.home}: blocked" in output
     assert "PRIVATE-KEY" not in output and "LISTED" not in output
     assert attention.sandbox["isolated"] is True and attention.sandbox["kind"] == "bubblewrap"
-    assert (attention.verified, result.exit_code) == ("pass", 0)
+    _only_the_rule_fails(attention, result)
 
 
 def test_writes_outside_the_scratch_folder_are_refused(registry, verifier, graded_bundle):
@@ -92,7 +99,7 @@ def test_writes_outside_the_scratch_folder_are_refused(registry, verifier, grade
     assert not tmp_target.exists()  # /tmp inside is the sandbox's own: a write there reaches nothing of the host
     assert not list(verifier.root.rglob("pwned.txt"))
     assert attention.sandbox["isolated"] is True and attention.sandbox["kind"] == "bubblewrap"
-    assert (attention.verified, result.exit_code) == ("pass", 0)
+    _only_the_rule_fails(attention, result)
 
 
 def test_monkeypatched_torch_comparisons_do_not_reach_the_judge(registry, verifier, graded_bundle):
@@ -125,7 +132,7 @@ def test_processes_do_not_outlive_the_run(registry, verifier, graded_bundle):
         time.sleep(0.1)
     assert _processes_running(f"sleep {first}") == [] and _processes_running(f"sleep {second}") == []
     assert attention.sandbox["processes"].startswith("PID namespace")
-    assert (attention.verified, result.exit_code) == ("pass", 0)
+    _only_the_rule_fails(attention, result)  # os and signal are outside the allow-list
 
 
 def test_signals_to_the_grader_do_not_reach_it(registry, verifier, graded_bundle):
@@ -135,7 +142,7 @@ def test_signals_to_the_grader_do_not_reach_it(registry, verifier, graded_bundle
     assert "ATTEMPT test signal 19 to the parent: Operation not permitted" in output
     assert "ATTEMPT test signal 9 to the parent: Operation not permitted" in output
     assert attention.sandbox["grader"].startswith("out of reach")  # the named reason: a PID namespace per run
-    assert (attention.verified, result.exit_code) == ("pass", 0)
+    _only_the_rule_fails(attention, result)  # os and signal are outside the allow-list
     assert time.monotonic() - started < 120  # a safety bound: the stopped grader once hung verify for minutes
 
 

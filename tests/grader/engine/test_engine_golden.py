@@ -387,21 +387,31 @@ def test_an_oversized_reply_is_refused_unread(engine):
     assert grew_mb < 64, f"the judge grew by {grew_mb:.0f} MB: it read some of the 160 MB reply"
 
 
-@pytest.mark.parametrize("case, spelling", [("rule_aten_operator", "_scaled_dot_product_attention_math"),
-                                            ("rule_disabled_record", "DisableTorchFunction"),
-                                            ("rule_record_cleared", "import gc")])
-def test_ways_around_the_builtin_rule_fail_it_by_name(engine, case, spelling):
+# Each a working cheat (its numbers pass); the routes of issue 24 and the earlier ones.
+RULE_ROUTES = {
+    "rule_aten_operator": "_scaled_dot_product_attention_math", "rule_disabled_record": "DisableTorchFunction",
+    "rule_record_cleared": "import gc", "rule_getattr_alias": "getattr computed attribute names",
+    "rule_exec_alias": "exec running code built at run time", "rule_operator_helpers": "from functools",
+    "rule_sys_modules_alias": "import sys", "rule_pickle": "import pickle", "rule_annotation": "F.__dict__",
+    "rule_match_class": "scaled_dot_product_attention=", "rule_written_module": "import importlib",
+    "rule_getattr_parameter": "getattr computed attribute", "rule_disable_alias": "torch._C",
+}
+
+
+@pytest.mark.parametrize("case", list(RULE_ROUTES))
+def test_ways_around_the_builtin_rule_fail_it_by_name(engine, case):
     result, _ = engine.run(case)
     rule = [t for t in result.tests if t.family == "rule"]
-    assert len(rule) == 1 and rule[0].status == "fail" and spelling in rule[0].message
-    assert "asks you to write it yourself" in rule[0].message or "could hide" in rule[0].message
+    assert len(rule) == 1 and rule[0].status == "fail" and RULE_ROUTES[case] in rule[0].message, rule
+    assert "is not allowed here" in rule[0].message or "every call is spelled out" in rule[0].message
     assert result.status == "fail"
     assert any(t.status == "pass" for t in _hidden(result))  # the numbers are still checked and reported
 
 
 def test_the_judges_environment_is_not_visible(engine):
     result, _ = engine.run("env_secret")
-    assert result.status == "pass"  # the fixture raises as soon as it finds the secret
+    assert all(t.status == "pass" for t in _hidden(result))  # the fixture raises as soon as it finds the secret
+    assert "import os" in result.tests[0].message  # and a milestone file may not import os at all
     assert "searched the environment of" in _hidden(result)[0].output  # it really looked
     assert SECRET not in _dump(result)
 
@@ -428,7 +438,7 @@ def test_fork_bomb_is_stopped_by_the_task_limit(engine):
 @pytest.mark.slow
 def test_forked_copies_of_the_worker_do_not_answer_requests(engine):
     result, _ = engine.run("fork_bomb_copies")
-    for test in result.tests:
+    for test in _hidden(result):
         if test.name.endswith("float32]") and ("no mask" in test.name or test.name.startswith("SelfAttention equals")):
             assert test.status == "error" and ("fork" in test.message or "Time limit" in test.message), test.name
         else:
@@ -437,7 +447,8 @@ def test_forked_copies_of_the_worker_do_not_answer_requests(engine):
 
 def test_daemons_do_not_outlive_the_run(engine):
     result, _ = engine.run("orphan_processes")
-    assert result.status == "pass"
+    assert all(t.status == "pass" for t in _hidden(result))
+    assert "import subprocess" in result.tests[0].message  # and a milestone file may not import subprocess
     assert "spawned sleep daemons" in _hidden(result)[0].output
     assert _processes_with([f"sleep {arg}" for arg in engine.sleep_args]) == []
 
@@ -458,7 +469,7 @@ def test_lying_objects_never_reach_a_comparison(engine):
 
 def test_protocol_tampering_crashes_the_worker_with_a_reason(engine):
     result, _ = engine.run("protocol_tamper")
-    bad = [t for t in result.tests if t.status != "pass"]
+    bad = [t for t in _hidden(result) if t.status != "pass"]  # (the rule fails it too: it imports os and fcntl)
     assert any("malformed message" in t.message for t in bad)
     assert any("answered request 1000000" in t.message for t in bad)
     assert all("malformed message" in t.message or "answered request" in t.message for t in bad)
