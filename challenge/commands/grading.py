@@ -13,6 +13,7 @@ from challenge.commands.clock import begin, option_value
 from challenge.commands.context import Context, open_context
 from challenge.commands.options import JsonOpt, MilestoneArg, WorkspaceOpt
 from challenge.grading import record_confidence, run_tests
+from challenge.grading_progress import grading_progress
 from challenge.output import out
 from challenge.prompts import choose, read_chance
 from challenge.render_results import render_run
@@ -66,7 +67,9 @@ def test(
             record_confidence(workspace=ctx.workspace, milestone=m, confidence=chance)
         if not as_json:
             out.text(f"Testing [bold]{m.id}[/bold] in a sandbox ...")
-        outcome = run_tests(workspace=ctx.workspace, registry=ctx.registry, milestone=m, seed=seed, grader=warm)
+        with grading_progress(out.console, label=m.id, quiet=as_json) as on_progress:
+            outcome = run_tests(workspace=ctx.workspace, registry=ctx.registry, milestone=m, seed=seed, grader=warm,
+                                on_progress=on_progress)
     if as_json:
         out.json(outcome.result.to_dict())
     else:
@@ -152,7 +155,9 @@ def watch(
                     last_seen = stamp
                     record_edits(workspace=ctx.workspace, registry=ctx.registry)
                     out.console.rule(f"{m.id} · {time.strftime('%H:%M:%S')}")
-                    outcome = run_tests(workspace=ctx.workspace, registry=ctx.registry, milestone=m, grader=warm)
+                    with grading_progress(out.console, label=m.id) as on_progress:
+                        outcome = run_tests(workspace=ctx.workspace, registry=ctx.registry, milestone=m,
+                                            grader=warm, on_progress=on_progress)
                     render_run(out, outcome.result, milestone_id=m.id, verbose=verbose,
                                next_command="save your file to run the tests again")
                     if outcome.result.status == "pass":

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import time
 import zlib
+from collections.abc import Callable
 
 import pytest
 import torch
 
 from grader.judge.compare import GradingFailure
 from grader.judge.errors import LearnerException, MissingSymbol, WorkerCrashed, WorkerProblem, WorkerTimeout
+from grader.judge.not_run import NotRun, RunBudgetSpent, budget_spent
+from grader.progress import TestProgress
 from grader.results import TestResult
 from grader.judge.session import LearnerSession
 
@@ -57,6 +60,10 @@ def classify(error: BaseException) -> tuple[str, str, str]:
         elif error.type_name == "KeyboardInterrupt":
             hint = "Your code raised KeyboardInterrupt itself: raise a specific exception instead."
         return "error", message, hint
+    if isinstance(error, RunBudgetSpent):
+        return "error", str(error), "The tests before it took the whole budget: fix what timed out there first."
+    if isinstance(error, NotRun):
+        return "error", str(error), "Fix the test where it hung first: look for a loop that never ends."
     if isinstance(error, WorkerTimeout):
         return "error", f"Time limit: {error}", \
             "Look for a loop that never ends, or work that grows much faster than the input."
@@ -73,9 +80,12 @@ def classify(error: BaseException) -> tuple[str, str, str]:
 class ResultsPlugin:
     """Passed to ``pytest.main(plugins=[...])``; holds the session and the results."""
 
-    def __init__(self, session: LearnerSession, *, seed: int):
+    def __init__(self, session: LearnerSession, *, seed: int,
+                 on_progress: Callable[[TestProgress], None] | None = None):
         self.session = session
         self.seed = seed
+        self.on_progress = on_progress
+        self.total = 0
         self.results: list[TestResult] = []
         self.collection_errors: list[str] = []
         self._errors: dict[str, BaseException] = {}
@@ -95,8 +105,17 @@ class ResultsPlugin:
         return torch.Generator().manual_seed((self.seed * 1_000_003 + digest) % (2**63))
 
     # -- hooks ---------------------------------------------------------------
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.total = len(session.items)
+
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         self._started[item.nodeid] = time.perf_counter()
+        name = _readable_name(item)
+        self.session.hung.current_test = name
+        if self.on_progress is not None:
+            self.on_progress(TestProgress(done=len(self.results), total=self.total, current=name))
+        if time.monotonic() >= self.session.deadline:  # the run's budget is a total: later tests do not start
+            raise budget_spent(self.session.config.run_timeout_s)
         worker = self.session.worker
         self._marks[item.nodeid] = worker.output_mark() if worker and worker.alive else (0, 0)
 
