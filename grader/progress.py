@@ -19,5 +19,5 @@ class TestProgress:
 
     @property
     def left(self) -> int:
-        """Tests not finished yet, the current one included."""
-        return max(0, self.total - self.done)
+        """Tests still to come after the current one."""
+        return max(0, self.total - self.done - 1)

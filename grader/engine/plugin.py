@@ -107,6 +107,7 @@ class ResultsPlugin:
     # -- hooks ---------------------------------------------------------------
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.total = len(session.items)
+        self.session.start_budget()
 
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         self._started[item.nodeid] = time.perf_counter()
