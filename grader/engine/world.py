@@ -37,13 +37,19 @@ SAFE_ENV = ("LANG", "LC_ALL", "TZ")
 ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime")
 
 
+# How the worker's OpenMP threads wait between parallel regions (read once, when torch loads in the sandbox).
+# Chosen by bench/bench_threads.py: see OPENMP_WAIT's comment.
+OPENMP_WAIT: dict[str, str] = {"OMP_WAIT_POLICY": "PASSIVE"}
+
+
 def scrubbed_env(*, home: str, tmp: str, threads: int) -> dict[str, str]:
     """The worker's whole environment: nothing of the parent's but locale and time zone."""
     env = {key: os.environ[key] for key in SAFE_ENV if key in os.environ}
     env.update(HOME=home, TMPDIR=tmp, USER="learner", LOGNAME="learner", PATH="/usr/bin:/bin",
                PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1", OMP_NUM_THREADS=str(threads),
-               MKL_NUM_THREADS=str(threads), OMP_WAIT_POLICY="PASSIVE", HF_HUB_OFFLINE="1",
+               MKL_NUM_THREADS=str(threads), HF_HUB_OFFLINE="1",
                HF_DATASETS_OFFLINE="1", MPLBACKEND="Agg", PYTHONHASHSEED="0")
+    env.update(OPENMP_WAIT)
     return env
 
 
