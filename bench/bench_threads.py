@@ -1,9 +1,11 @@
 """Which OpenMP and thread settings should the sandbox's worker train with? Each setting trains the
-reference through the real engine for a few CPU seconds, paired with a bare loop of the same model, batch
+reference through the real engine for a few CPU seconds, paired with bare loops of the same model, batch
 and optimiser (the reference's own ``train`` on the worker's ``TrainingTask``, in a plain Python process:
-no sandbox, no protocol, OpenMP left at its defaults) measured just before it, quiet and beside busy
-processes. It prints steps per CPU second and per wall second of both, and the harness's ratio to the bare
-loop: above 1 is faster than bare, below 1 is overhead.
+no sandbox, no protocol) measured just before it: one with OpenMP at its defaults and 2 threads (what a
+plain script gets), one with the setting's own environment and threads (so that the harness's own
+overhead shows apart from the setting's effect); quiet and beside busy processes. It prints steps per CPU
+second and per wall second, and the harness's ratios to both bare loops: above 1 is faster than bare, below
+1 is overhead.
 
     CHALLENGE_DATA_DIR=/work/shared/data .venv/bin/python bench/bench_threads.py
         [--only gpt] [--budget-s 6] [--quick] [--repeat 2] [--phases quiet,busy] [--configs passive,unset]
@@ -90,7 +92,8 @@ class Pair:
     phase: str
     config: str
     load: tuple[float, float]
-    bare: dict  # steps, tokens, cpu_s, wall_s
+    bare: dict  # steps, tokens, cpu_s, wall_s: OpenMP defaults, 2 threads
+    same: dict  # the same, with the setting's environment and threads
     harness: dict  # tokens, cpu_s, wall_s
 
     def rates(self, run: dict) -> tuple[float, float]:
@@ -99,21 +102,27 @@ class Pair:
         steps = run.get("steps") or run["tokens"] * self.bare["steps"] / max(self.bare["tokens"], 1)
         return steps / max(run["cpu_s"], 1e-9), steps / max(run["wall_s"], 1e-9)
 
-    @property
-    def ratios(self) -> tuple[float, float]:
-        (bare_cpu, bare_wall), (cpu, wall) = self.rates(self.bare), self.rates(self.harness)
+    def ratios(self, baseline: dict | None = None) -> tuple[float, float]:
+        """The harness's steps per CPU s and per wall s over the bare loop's (defaults, or ``baseline``)."""
+        (bare_cpu, bare_wall), (cpu, wall) = self.rates(baseline or self.bare), self.rates(self.harness)
         return cpu / bare_cpu, wall / bare_wall
 
 
-def bare_env() -> dict[str, str]:
+def bare_env(config: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in OPENMP_VARIABLES}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    if config is not None:
+        openmp, threads = CONFIGS[config]
+        env.update(openmp, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     return env
 
 
-def run_bare(reference: Path, tensors: Path, spec: dict, budget_s: float) -> dict:
+def run_bare(reference: Path, tensors: Path, spec: dict, budget_s: float, config: str | None = None) -> dict:
+    """The bare loop with OpenMP's defaults and 2 threads, or with ``config``'s environment and threads."""
+    threads = CONFIGS[config][1] if config else 2
     done = subprocess.run([sys.executable, "-c", BARE_LOOP, str(reference), str(tensors), json.dumps(spec),
-                           str(budget_s), "2"], env=bare_env(), capture_output=True, text=True, timeout=600)
+                           str(budget_s), str(threads)], env=bare_env(config), capture_output=True, text=True,
+                          timeout=900)
     if done.returncode != 0:
         raise SystemExit(f"the bare loop failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -150,30 +159,35 @@ def measure(registry, name: str, *, configs: list[str], phases: list[str], budge
                 for config in configs:  # interleaved: each setting right after its own bare loop
                     before = os.getloadavg()[0]
                     bare = run_bare(reference, tensors, dict(task.spec), budget_s)
+                    same = run_bare(reference, tensors, dict(task.spec), budget_s, config)
                     harness = run_harness(request, config)
-                    pair = Pair(name, phase, config, (before, os.getloadavg()[0]), bare, harness)
+                    pair = Pair(name, phase, config, (before, os.getloadavg()[0]), bare, same, harness)
                     pairs.append(pair)
                     show(pair)
     return pairs
 
 
 def show(pair: Pair) -> None:
-    (bare_cpu, bare_wall), (cpu, wall) = pair.rates(pair.bare), pair.rates(pair.harness)
-    cpu_ratio, wall_ratio = pair.ratios
+    rates = [pair.rates(run) for run in (pair.bare, pair.same, pair.harness)]
+    (cpu_ratio, wall_ratio), (cpu_same, wall_same) = pair.ratios(), pair.ratios(pair.same)
     print(f"{pair.milestone:<10} {pair.phase:<5} {pair.config:<10} load {pair.load[0]:>4.1f}-{pair.load[1]:<4.1f} "
-          f"bare {bare_cpu:6.2f}/CPU s {bare_wall:6.2f}/wall s   harness {cpu:6.2f}/CPU s {wall:6.2f}/wall s   "
-          f"x{cpu_ratio:.3f} CPU  x{wall_ratio:.3f} wall", flush=True)
+          + "  ".join(f"{what} {cpu:5.2f}/CPU s {wall:5.2f}/wall s"
+                      for what, (cpu, wall) in zip(("bare", "bare same", "harness"), rates))
+          + f"   vs bare x{cpu_ratio:.3f} CPU x{wall_ratio:.3f} wall; vs bare same x{cpu_same:.3f} CPU "
+            f"x{wall_same:.3f} wall", flush=True)
 
 
 def summary(pairs: list[Pair]) -> None:
-    print("\nmedian harness / bare (steps per CPU s, steps per wall s); overhead = 1 - ratio")
+    print("\nmedian harness / bare loop, steps per CPU s and per wall s (overhead = 1 - ratio): against the bare "
+          "loop at OpenMP's defaults, and at the same setting")
     keys = dict.fromkeys((p.milestone, p.phase, p.config) for p in pairs)
     for milestone, phase, config in keys:
         chosen = [p for p in pairs if (p.milestone, p.phase, p.config) == (milestone, phase, config)]
-        cpu = statistics.median(p.ratios[0] for p in chosen)
-        wall = statistics.median(p.ratios[1] for p in chosen)
+        cpu, wall = (statistics.median(p.ratios()[i] for p in chosen) for i in (0, 1))
+        cpu_same, wall_same = (statistics.median(p.ratios(p.same)[i] for p in chosen) for i in (0, 1))
         loads = [x for p in chosen for x in p.load]
-        print(f"  {milestone:<10} {phase:<5} {config:<10} CPU x{cpu:.3f}  wall x{wall:.3f}   "
+        print(f"  {milestone:<10} {phase:<5} {config:<10} defaults: CPU x{cpu:.3f} wall x{wall:.3f}   same setting: "
+              f"CPU x{cpu_same:.3f} wall x{wall_same:.3f}   "
               f"({len(chosen)} pairs, load {min(loads):.1f}-{max(loads):.1f})")
 
 
