@@ -45,6 +45,9 @@ def test(
     diagnosed (with its evidence and the tests it explains), then one per failing
     test family it could not diagnose. The last line names what to fix first.
     After a pass it says what comes next, and asks where the clock goes.
+    While it runs, a terminal shows which test is running and how many come
+    after it. A function of yours that does not return within the call limit
+    is waited out once: the later tests that call it are reported as not run.
 
     Exit status: 0 all passed, 1 tests failed, 2 your code could not be loaded (or misuse).
 

@@ -38,7 +38,11 @@ ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime")
 
 
 # How the worker's OpenMP threads wait between parallel regions (read once, when torch loads in the sandbox).
-# Chosen by bench/bench_threads.py: see OPENMP_WAIT's comment.
+# PASSIVE (sleep at once), by bench/bench_threads.py on the GPT reference, 2 cores at load 11-16: a thread that
+# spins while it waits spends the CPU budget without training, so spinning costs steps per CPU second as soon as
+# the machine is busy (OpenMP's default spin: 0.36-0.42 steps per CPU s against PASSIVE's 1.50-1.69; 10,000 spins:
+# a third fewer), i.e. verdicts that depend on load. GOMP_SPINCOUNT=1000 measured the same as PASSIVE. With it,
+# the harness runs within 3% of a bare loop at the same setting in steps per CPU s, and no slower in wall time.
 OPENMP_WAIT: dict[str, str] = {"OMP_WAIT_POLICY": "PASSIVE"}
 
 
