@@ -44,6 +44,9 @@ CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "attention.py").is_fil
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 SEED = 7
 CALL_TIMEOUT_S = 4.0  # small, so that the infinite loop costs seconds; ample for every honest call
+# ... but a worker building and sending 400 MB can take longer on a loaded machine, and a call that times out is
+# not made again in the run (grader.judge.not_run): the fixture that tests the refusal gets room to be refused.
+CALL_TIMEOUTS = {"oversized_reply": 20.0}
 RUN_WALL_LIMIT_S = 90  # no single fixture may take longer (a hang would be far longer)
 SECRET = "xyz-" + uuid.uuid4().hex
 
@@ -121,7 +124,8 @@ class Engine:
             learner.write_text(source)
         request = grade_request(registry=self.registry, milestone=self.milestone, learner_file=learner,
                                 passed=set(), seed=SEED)
-        budgets = dataclasses.replace(request.budgets, call_timeout_s=CALL_TIMEOUT_S, run_timeout_s=RUN_WALL_LIMIT_S)
+        budgets = dataclasses.replace(request.budgets, call_timeout_s=CALL_TIMEOUTS.get(case, CALL_TIMEOUT_S),
+                                      run_timeout_s=RUN_WALL_LIMIT_S)
         return dataclasses.replace(request, budgets=budgets)
 
     def run(self, case: str) -> tuple[RunResult, float]:
