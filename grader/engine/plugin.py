@@ -63,7 +63,8 @@ def classify(error: BaseException) -> tuple[str, str, str]:
     if isinstance(error, RunBudgetSpent):
         return "error", str(error), "The tests before it took the whole budget: fix what timed out there first."
     if isinstance(error, NotRun):
-        return "error", str(error), "Fix the test where it hung first: look for a loop that never ends."
+        return "error", str(error), ("Fix the test where it hung first: look for a loop that never ends, or work "
+                                     "that grows much faster than the input.")
     if isinstance(error, WorkerTimeout):
         return "error", f"Time limit: {error}", \
             "Look for a loop that never ends, or work that grows much faster than the input."
