@@ -91,7 +91,7 @@ class ResultsPlugin:
         self.collection_errors: list[str] = []
         self._errors: dict[str, BaseException] = {}
         self._started: dict[str, float] = {}
-        self._marks: dict[str, tuple[int, int]] = {}
+        self._marks: dict[str, tuple[object, bool, tuple[int, int]]] = {}  # test -> (worker, alive, output mark)
 
     # -- fixtures ------------------------------------------------------------
     @pytest.fixture
@@ -116,10 +116,11 @@ class ResultsPlugin:
         self.session.hung.current_test = name
         if self.on_progress is not None:
             self.on_progress(TestProgress(done=len(self.results), total=self.total, current=name))
+        worker = self.session.worker
+        alive = worker is not None and worker.alive
+        self._marks[item.nodeid] = (worker, alive, worker.output_mark() if alive else (0, 0))
         if time.monotonic() >= self.session.deadline:  # the run's budget is a total: later tests do not start
             raise budget_spent(self.session.config.run_timeout_s)
-        worker = self.session.worker
-        self._marks[item.nodeid] = worker.output_mark() if worker and worker.alive else (0, 0)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call):
@@ -139,10 +140,13 @@ class ResultsPlugin:
             if not hint and marker:
                 hint = marker.args[0]
         worker = self.session.worker
+        at_start, alive_at_start, mark = self._marks.get(item.nodeid, (None, False, (0, 0)))
         output = ""
-        if worker is not None:
+        # a test that found the worker dead and started none (not run: what it calls hung before) shows none of
+        # the dead worker's output; a worker started during the test shows all of its own
+        if worker is not None and (worker is not at_start or alive_at_start):
             try:
-                output = worker.output_since(self._marks.get(item.nodeid, (0, 0)))
+                output = worker.output_since(mark if worker is at_start else (0, 0))
             except Exception:  # noqa: BLE001
                 output = ""
         self.results.append(TestResult(name=_readable_name(item), status=status, message=message, hint=hint,
