@@ -332,8 +332,8 @@ def test_a_loop_in_a_function_is_waited_out_once_per_callable_that_hangs(engine)
     assert len(timed_out) + len(not_run) == len(hidden) and len(not_run) >= 10
     assert all(t.status == "error" for t in timed_out + not_run) and result.status == "fail"
     assert {t.message.split("`")[1] for t in not_run} == {"scaled_dot_product_attention", "SelfAttention.forward"}
-    assert all("walking over the features" in t.output for t in timed_out)  # what it printed before it hung
-    assert not any(t.output for t in not_run)  # ... is shown with that test only
+    assert all("walking over the features" in t.output for t in timed_out), [t.output for t in timed_out]
+    assert not any(t.output for t in not_run), [t.output for t in not_run]  # shown with the test that hung only
 
 
 def test_the_run_budget_is_a_total_and_the_tests_after_it_are_not_run(engine):
