@@ -5,6 +5,7 @@ document and log the attempt."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,10 +86,10 @@ def record_confidence(*, workspace: Workspace, milestone: Milestone, confidence:
 
 
 def run_tests(*, workspace: Workspace, registry: Registry, milestone: Milestone, seed: int | None = None,
-              grader=None) -> TestOutcome:
+              grader=None, on_progress: Callable | None = None) -> TestOutcome:
     """Grade the learner's file and log the attempt. ``grader``: a warm ``grader.api.WarmGrader`` (watch);
-    without one the run starts its own sandbox. Ctrl-C logs an interrupted attempt and raises
-    ``grader.api.Interrupted``."""
+    without one the run starts its own sandbox. ``on_progress``: called with a ``grader.progress.TestProgress``
+    as each hidden test starts. Ctrl-C logs an interrupted attempt and raises ``grader.api.Interrupted``."""
     from grader import api
 
     learner_file = learner_file_of(workspace, milestone)
@@ -98,7 +99,8 @@ def run_tests(*, workspace: Workspace, registry: Registry, milestone: Milestone,
     request = grade_request(registry=registry, milestone=milestone, learner_file=learner_file, passed=passed,
                             task=task, trained=trained, seed=seed)
     try:
-        result = grader.grade(request) if grader is not None else api.grade(request)
+        result = (grader.grade(request, on_progress=on_progress) if grader is not None
+                  else api.grade(request, on_progress=on_progress))
     except api.Interrupted as interrupted:
         workspace.log.append("test", milestone=milestone.id, data={
             "status": "interrupted", "passed": interrupted.result.passed, "total": len(interrupted.result.tests),

@@ -22,6 +22,7 @@ from grader.results import RunResult, TrainOutcome
 
 if TYPE_CHECKING:
     from grader.engine.sandbox import SandboxMode
+    from grader.progress import TestProgress
 
 Isolation = Literal["strong", "best", "off"]
 """``strong``: the bubblewrap sandbox or refuse; ``best``: bubblewrap where it runs, else the fallback
@@ -58,7 +59,7 @@ class Budgets:
     """Limits of one run; time limits are wall-clock safety nets for calls into learner code."""
 
     call_timeout_s: float = 30.0
-    run_timeout_s: float = 300.0
+    run_timeout_s: float = 300.0  # a total: tests that would start after it are reported as not run
     memory_mb: int = 6144
 
 
@@ -135,10 +136,11 @@ class IsolationUnavailable(Exception):
     """``isolation="strong"`` was asked for on a machine where the sandbox cannot start."""
 
 
-def grade(request: GradeRequest) -> RunResult:
-    """Run the milestone's hidden tests against the learner's file; raises ``Interrupted`` on Ctrl-C."""
+def grade(request: GradeRequest, *, on_progress: Callable[[TestProgress], None] | None = None) -> RunResult:
+    """Run the milestone's hidden tests against the learner's file; raises ``Interrupted`` on Ctrl-C.
+    ``on_progress`` is called in this process as each hidden test starts."""
     with WarmGrader(isolation=request.isolation, threads=request.threads, device=request.device) as grader:
-        return grader.grade(request)  # the sandbox imports torch while this process does
+        return grader.grade(request, on_progress=on_progress)  # the sandbox imports torch while this process does
 
 
 class WarmGrader:
@@ -160,13 +162,15 @@ class WarmGrader:
                                      devices=("cuda",) if self.device.startswith("cuda") else ()).start()
         return self
 
-    def grade(self, request: GradeRequest) -> RunResult:
+    def grade(self, request: GradeRequest, *,
+              on_progress: Callable[[TestProgress], None] | None = None) -> RunResult:
         from dataclasses import replace
 
         from grader.engine.runner import run_milestone
 
         self.start()
-        return run_milestone(replace(request, isolation=self.isolation, threads=self.threads), host=self._host)
+        return run_milestone(replace(request, isolation=self.isolation, threads=self.threads), host=self._host,
+                             on_progress=on_progress)
 
     def close(self) -> None:
         if self._host is not None:

@@ -13,6 +13,7 @@ from challenge.commands.clock import begin, option_value
 from challenge.commands.context import Context, open_context
 from challenge.commands.options import JsonOpt, MilestoneArg, WorkspaceOpt
 from challenge.grading import record_confidence, run_tests, sandbox_for_tests
+from challenge.grading_progress import grading_progress
 from challenge.output import out
 from challenge.prompts import choose, read_chance
 from challenge.render_results import render_run
@@ -44,6 +45,9 @@ def test(
     diagnosed (with its evidence and the tests it explains), then one per failing
     test family it could not diagnose. The last line names what to fix first.
     After a pass it says what comes next, and asks where the clock goes.
+    While it runs, a terminal shows which test is running and how many come
+    after it. A function of yours that does not return within the call limit
+    is waited out once: the later tests that call it are reported as not run.
 
     Exit status: 0 all passed, 1 tests failed, 2 your code could not be loaded (or misuse).
 
@@ -64,7 +68,9 @@ def test(
             record_confidence(workspace=ctx.workspace, milestone=m, confidence=chance)
         if not as_json:
             out.text(f"Testing [bold]{m.id}[/bold] in a sandbox ...")
-        outcome = run_tests(workspace=ctx.workspace, registry=ctx.registry, milestone=m, seed=seed, grader=warm)
+        with grading_progress(out.console, label=m.id, quiet=as_json) as on_progress:
+            outcome = run_tests(workspace=ctx.workspace, registry=ctx.registry, milestone=m, seed=seed, grader=warm,
+                                on_progress=on_progress)
     if as_json:
         out.json(outcome.result.to_dict())
     else:
@@ -151,7 +157,9 @@ def watch(
                     last_seen = stamp
                     record_edits(workspace=ctx.workspace, registry=ctx.registry)
                     out.console.rule(f"{m.id} · {time.strftime('%H:%M:%S')}")
-                    outcome = run_tests(workspace=ctx.workspace, registry=ctx.registry, milestone=m, grader=warm)
+                    with grading_progress(out.console, label=m.id) as on_progress:
+                        outcome = run_tests(workspace=ctx.workspace, registry=ctx.registry, milestone=m,
+                                            grader=warm, on_progress=on_progress)
                     render_run(out, outcome.result, milestone_id=m.id, verbose=verbose,
                                next_command="save your file to run the tests again")
                     _say_if_stub(outcome)

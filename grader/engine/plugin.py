@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import time
 import zlib
+from collections.abc import Callable
 
 import pytest
 import torch
 
 from grader.judge.compare import GradingFailure
 from grader.judge.errors import LearnerException, MissingSymbol, WorkerCrashed, WorkerProblem, WorkerTimeout
+from grader.judge.not_run import NotRun, RunBudgetSpent, budget_spent
+from grader.progress import TestProgress
 from grader.results import TestResult
 from grader.judge.session import LearnerSession
 
@@ -57,6 +60,11 @@ def classify(error: BaseException) -> tuple[str, str, str]:
         elif error.type_name == "KeyboardInterrupt":
             hint = "Your code raised KeyboardInterrupt itself: raise a specific exception instead."
         return "error", message, hint
+    if isinstance(error, RunBudgetSpent):
+        return "error", str(error), "The tests before it took the whole budget: fix what timed out there first."
+    if isinstance(error, NotRun):
+        return "error", str(error), ("Fix the test where it hung first: look for a loop that never ends, or work "
+                                     "that grows much faster than the input.")
     if isinstance(error, WorkerTimeout):
         return "error", f"Time limit: {error}", \
             "Look for a loop that never ends, or work that grows much faster than the input."
@@ -73,14 +81,17 @@ def classify(error: BaseException) -> tuple[str, str, str]:
 class ResultsPlugin:
     """Passed to ``pytest.main(plugins=[...])``; holds the session and the results."""
 
-    def __init__(self, session: LearnerSession, *, seed: int):
+    def __init__(self, session: LearnerSession, *, seed: int,
+                 on_progress: Callable[[TestProgress], None] | None = None):
         self.session = session
         self.seed = seed
+        self.on_progress = on_progress
+        self.total = 0
         self.results: list[TestResult] = []
         self.collection_errors: list[str] = []
         self._errors: dict[str, BaseException] = {}
         self._started: dict[str, float] = {}
-        self._marks: dict[str, tuple[int, int]] = {}
+        self._marks: dict[str, tuple[object, bool, tuple[int, int]]] = {}  # test -> (worker, alive, output mark)
 
     # -- fixtures ------------------------------------------------------------
     @pytest.fixture
@@ -95,10 +106,21 @@ class ResultsPlugin:
         return torch.Generator().manual_seed((self.seed * 1_000_003 + digest) % (2**63))
 
     # -- hooks ---------------------------------------------------------------
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.total = len(session.items)
+        self.session.start_budget()
+
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         self._started[item.nodeid] = time.perf_counter()
+        name = _readable_name(item)
+        self.session.hung.current_test = name
+        if self.on_progress is not None:
+            self.on_progress(TestProgress(done=len(self.results), total=self.total, current=name))
         worker = self.session.worker
-        self._marks[item.nodeid] = worker.output_mark() if worker and worker.alive else (0, 0)
+        alive = worker is not None and worker.alive
+        self._marks[item.nodeid] = (worker, alive, worker.output_mark() if alive else (0, 0))
+        if time.monotonic() >= self.session.deadline:  # the run's budget is a total: later tests do not start
+            raise budget_spent(self.session.config.run_timeout_s)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call):
@@ -118,10 +140,13 @@ class ResultsPlugin:
             if not hint and marker:
                 hint = marker.args[0]
         worker = self.session.worker
+        at_start, alive_at_start, mark = self._marks.get(item.nodeid, (None, False, (0, 0)))
         output = ""
-        if worker is not None:
+        # a test that found the worker dead and started none (not run: what it calls hung before) shows none of
+        # the dead worker's output; a worker started during the test shows all of its own
+        if worker is not None and (worker is not at_start or alive_at_start):
             try:
-                output = worker.output_since(self._marks.get(item.nodeid, (0, 0)))
+                output = worker.output_since(mark if worker is at_start else (0, 0))
             except Exception:  # noqa: BLE001
                 output = ""
         self.results.append(TestResult(name=_readable_name(item), status=status, message=message, hint=hint,

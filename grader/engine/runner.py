@@ -18,6 +18,7 @@ import io
 import random
 import resource
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import grader
@@ -28,6 +29,7 @@ from grader.engine.sandbox import Limits
 from grader.fingerprint import HIDDEN_DIR, hidden_tests_sha256
 from grader.judge.families import EVIDENCE_SEEN, MARKERS, RECORD_OFF
 from grader.judge.rules import Violation, check_source, evidence_operators, record_operators
+from grader.progress import TestProgress
 from grader.results import RunResult, TestResult, overall_status
 
 MAX_SOURCE_BYTES = 2 * 1024 * 1024
@@ -73,7 +75,8 @@ def judge_memory_ceiling():
             resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
-def run_milestone(request: GradeRequest, *, host: SandboxHost | None = None) -> RunResult:
+def run_milestone(request: GradeRequest, *, host: SandboxHost | None = None,
+                  on_progress: Callable[[TestProgress], None] | None = None) -> RunResult:
     seed = request.seed if request.seed is not None else random.randrange(1, 2**31)
     folder = HIDDEN_DIR / request.folder
     result = RunResult(milestone=request.milestone_id, status="error", grader_version=grader.GRADER_VERSION,
@@ -90,7 +93,7 @@ def run_milestone(request: GradeRequest, *, host: SandboxHost | None = None) -> 
                                call_timeout_s=request.budgets.call_timeout_s)
     try:
         with judge_memory_ceiling(), hard_deadline(host, deadline):
-            _run_tests(request, host, seed, result)
+            _run_tests(request, host, seed, result, on_progress)
     except KeyboardInterrupt:
         result.status = "interrupted"
         raise Interrupted(result) from None
@@ -143,7 +146,8 @@ def judge_threads(count: int = 1):
         torch.set_num_threads(previous)
 
 
-def _run_tests(request: GradeRequest, host: SandboxHost, seed: int, result: RunResult) -> None:
+def _run_tests(request: GradeRequest, host: SandboxHost, seed: int, result: RunResult,
+               on_progress: Callable[[TestProgress], None] | None = None) -> None:
     import pytest  # after the sandbox has started: both import at once
 
     from grader.engine.plugin import ResultsPlugin, classify
@@ -163,7 +167,7 @@ def _run_tests(request: GradeRequest, host: SandboxHost, seed: int, result: RunR
             _, message, hint = classify(error)
             result.message = f"Your file could not be loaded. {message}" + (f"\nhint: {hint}" if hint else "")
             return
-        plugin = ResultsPlugin(session, seed=seed)
+        plugin = ResultsPlugin(session, seed=seed, on_progress=on_progress)
         args = [str(HIDDEN_DIR / request.folder), "-c", str(HIDDEN_DIR / "pytest.ini"), "--rootdir", str(HIDDEN_DIR),
                 "-q", "--import-mode=importlib", "--assert=plain",  # GradingFailure carries the messages; no rewriting
                 *(arg for name in UNUSED_PLUGINS for arg in ("-p", f"no:{name}"))]

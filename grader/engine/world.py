@@ -38,13 +38,23 @@ SAFE_ENV = ("LANG", "LC_ALL", "TZ")
 ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime")
 
 
+# How the worker's OpenMP threads wait between parallel regions (read once, when torch loads in the sandbox).
+# PASSIVE (sleep at once), by bench/bench_threads.py on the GPT reference, 2 cores at load 11-16: a thread that
+# spins while it waits spends the CPU budget without training, so spinning costs steps per CPU second as soon as
+# the machine is busy (OpenMP's default spin: 0.36-0.42 steps per CPU s against PASSIVE's 1.50-1.69; 10,000 spins:
+# a third fewer), i.e. verdicts that depend on load. GOMP_SPINCOUNT=1000 measured the same as PASSIVE. With it,
+# the harness runs within 3% of a bare loop at the same setting in steps per CPU s, and no slower in wall time.
+OPENMP_WAIT: dict[str, str] = {"OMP_WAIT_POLICY": "PASSIVE"}
+
+
 def scrubbed_env(*, home: str, tmp: str, threads: int) -> dict[str, str]:
     """The worker's whole environment: nothing of the parent's but locale and time zone."""
     env = {key: os.environ[key] for key in SAFE_ENV if key in os.environ}
     env.update(HOME=home, TMPDIR=tmp, USER="learner", LOGNAME="learner", PATH="/usr/bin:/bin",
                PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1", OMP_NUM_THREADS=str(threads),
-               MKL_NUM_THREADS=str(threads), OMP_WAIT_POLICY="PASSIVE", HF_HUB_OFFLINE="1",
+               MKL_NUM_THREADS=str(threads), HF_HUB_OFFLINE="1",
                HF_DATASETS_OFFLINE="1", MPLBACKEND="Agg", PYTHONHASHSEED="0")
+    env.update(OPENMP_WAIT)
     return env
 
 

@@ -31,7 +31,7 @@ class MissingSymbol(WorkerProblem):
 class WorkerTimeout(WorkerProblem):
     def __init__(self, seconds: float, what: str):
         super().__init__(f"{what} did not finish within {seconds:g} s (an infinite loop, or far too slow?)")
-        self.seconds = seconds
+        self.seconds, self.what = seconds, what
 
 
 class WorkerCrashed(WorkerProblem):

@@ -26,6 +26,7 @@ from grader.engine.host import SandboxHost
 from grader.engine.sandbox import Limits
 from grader.engine.worker_process import WorkerProcess
 from grader.judge.errors import WorkerTimeout, handle_of, value_of
+from grader.judge.not_run import HungCallables, budget_spent
 from grader.protocol import Handle
 
 MIN_REPLY_BYTES = 16 * 1024 * 1024
@@ -116,6 +117,7 @@ class LearnerSession:
     run_cache: dict[str, Any] = field(default_factory=dict)  # shared by the tests of one run
     metrics: dict[str, Any] = field(default_factory=dict)  # filled by tests, copied into the results
     examples: list[dict[str, Any]] = field(default_factory=list)
+    hung: HungCallables = field(default_factory=HungCallables)  # callables that did not return: not called again
     _reply_bytes: int | None = None
 
     def __post_init__(self) -> None:
@@ -140,11 +142,15 @@ class LearnerSession:
         if self.worker is not None:
             self.worker.close()
 
+    def start_budget(self) -> None:
+        """The run's budget counts from its first test: starting the sandbox and importing the file have limits
+        of their own (and a busy machine must not eat the tests' time)."""
+        self.deadline = time.monotonic() + self.config.run_timeout_s
+
     def _check_deadline(self) -> float:
         left = self.deadline - time.monotonic()
         if left <= 0:
-            raise RunTimeLimit(f"the whole run's time limit ({self.config.run_timeout_s:g} s) was reached; "
-                               "remaining tests were not run")
+            raise budget_spent(self.config.run_timeout_s)
         return left
 
     @contextmanager
@@ -158,6 +164,8 @@ class LearnerSession:
 
     # -- requests ------------------------------------------------------------
     def op(self, op: str, *, what: str, timeout: float | None = None, **payload: Any) -> Any:
+        if op == "call":
+            self.hung.refuse(what)  # before a fresh worker is started for it
         worker = self.worker if op == "load" else self.ensure_worker()
         left = self._check_deadline()
         limit = min(timeout or self.config.call_timeout_s, left)
@@ -168,6 +176,8 @@ class LearnerSession:
             if limit < (timeout or self.config.call_timeout_s):
                 raise RunTimeLimit(f"the whole run's time limit ({self.config.run_timeout_s:g} s) was reached "
                                    f"during {what}") from error
+            if op == "call":
+                self.hung.record(what, limit)
             raise
         self.last_builtins = [str(name) for name in response.get("builtins", []) if isinstance(name, str)]
         self.builtins_used.update(self.last_builtins)

@@ -38,7 +38,7 @@ def grading(monkeypatch):
     """`challenge test` without the sandbox: each run passes (or follows ``statuses``) and is logged as usual."""
     statuses: list[str] = []
 
-    def run_tests(*, workspace, registry, milestone, seed=None, grader=None):
+    def run_tests(*, workspace, registry, milestone, seed=None, grader=None, on_progress=None):
         status = statuses.pop(0) if statuses else "pass"
         if status == "interrupt":
             raise KeyboardInterrupt

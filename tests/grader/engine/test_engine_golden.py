@@ -305,14 +305,50 @@ def test_reference_passes_every_test(engine):
     assert result.status == "pass" and result.tests and result.passed == len(result.tests)
 
 
-def test_infinite_loop_times_out_one_test_and_the_next_ones_run(engine):
+def test_infinite_loop_times_out_one_test_and_the_tests_that_call_it_again_are_not_run(engine):
     result, wall = engine.run("infinite_loop")
     statuses = [t.status for t in result.tests]
     timed_out = [i for i, t in enumerate(result.tests) if t.message.startswith("Time limit")]
     assert len(timed_out) == 1 and statuses[timed_out[0]] == "error"
-    assert all(s == "pass" for i, s in enumerate(statuses) if i != timed_out[0])  # a fresh worker took over
     assert f"{CALL_TIMEOUT_S:g} s" in result.tests[timed_out[0]].message
+    hung_in = result.tests[timed_out[0]].name
+    not_run = [t for t in result.tests if t.message.startswith("Not run:")]
+    assert not_run and all(t.status == "error" for t in not_run)  # nothing was checked: never a pass
+    assert all(f"your `SelfAttention.forward` did not return within {CALL_TIMEOUT_S:g} s in the test “{hung_in}”"
+               in t.message for t in not_run)
+    before = result.tests[:timed_out[0]]
+    assert not any(t.message.startswith("Not run:") for t in before)
+    # the tests that do not call forward ran in a fresh worker, and pass
+    assert all(t.status == "pass" for t in result.tests if t not in not_run and t.name != hung_in)
     assert wall < 3 * CALL_TIMEOUT_S + 20
+
+
+def test_a_loop_in_a_function_is_waited_out_once_per_callable_that_hangs(engine):
+    """Every test calls the looping function (directly, or through forward): two time limits, never twenty."""
+    result, _ = engine.run("loop_in_function")
+    hidden = _hidden(result)
+    timed_out = [t for t in hidden if t.message.startswith("Time limit")]
+    not_run = [t for t in hidden if t.message.startswith("Not run:")]
+    assert [t.message.split(" did not finish")[0] for t in timed_out] == [
+        "Time limit: scaled_dot_product_attention(...)", "Time limit: SelfAttention.forward"]
+    assert len(timed_out) + len(not_run) == len(hidden) and len(not_run) >= 10
+    assert all(t.status == "error" for t in timed_out + not_run) and result.status == "fail"
+    assert {t.message.split("`")[1] for t in not_run} == {"scaled_dot_product_attention", "SelfAttention.forward"}
+    assert all("walking over the features" in t.output for t in timed_out), [t.output for t in timed_out]
+    assert not any(t.output for t in not_run), [t.output for t in not_run]  # shown with the test that hung only
+
+
+def test_the_run_budget_is_a_total_and_the_tests_after_it_are_not_run(engine):
+    request = engine.request("loop_in_function")
+    budget = CALL_TIMEOUT_S + 1  # spent by the first time limit and the start of the next test
+    result = engine.warm.grade(dataclasses.replace(request, budgets=dataclasses.replace(request.budgets,
+                                                                                       run_timeout_s=budget)))
+    hidden = _hidden(result)
+    spent = [t for t in hidden if t.message == f"Not run: the whole run's time budget ({budget:g} s) was spent "
+                                               "before this test started."]
+    assert spent and all(t.status == "error" for t in hidden) and result.status == "fail"
+    assert hidden.index(spent[0]) + len(spent) == len(hidden)  # every test after it, none before
+    assert len([t for t in hidden if t.message.startswith("Time limit")]) <= 2
 
 
 def test_memory_hog_is_a_clean_error(engine):
