@@ -4,7 +4,6 @@ naming the newest. Loading reads weights only (safetensors cannot run code)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -13,14 +12,16 @@ from challenge.errors import ChallengeError, UsageError
 from challenge.safe_json import load_json, read_json_file
 from challenge.storage import write_atomic, write_json_atomic
 from challenge.workspace import Workspace
+from grader.results import TrainOutcome
 from milestones import Milestone
 
 CHECKPOINTS = "checkpoints"
 LATEST = "latest.json"
 
 
-def save_checkpoint(*, workspace: Workspace, milestone: Milestone, outcome, task, learner_file: Path, budget_s: float,
+def save_checkpoint(*, workspace: Workspace, milestone: Milestone, outcome: TrainOutcome, task, budget_s: float,
                     device: str, seed: int) -> Path:
+    """``outcome.learner_file_sha256``: the hash of the text that trained (the file may have changed since)."""
     from safetensors.torch import save
 
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
@@ -33,7 +34,7 @@ def save_checkpoint(*, workspace: Workspace, milestone: Milestone, outcome, task
         "seed": seed, "device": device, "budget_s": budget_s, "stopped_by": outcome.stopped_by,
         "elapsed_s": outcome.elapsed_s, "cpu_s": outcome.cpu_s, "threads": outcome.threads,
         "tokens_seen": outcome.tokens_seen, "steps": len(outcome.history),
-        "learner_file_sha256": hashlib.sha256(learner_file.read_bytes()).hexdigest(), "created_at": time.time(),
+        "learner_file_sha256": outcome.learner_file_sha256, "created_at": time.time(),
         "builtins_used": outcome.builtins_used})
     if milestone.training.plot:
         from challenge.training_plot import plot_curves

@@ -174,9 +174,10 @@ def _play(scene: Scene, milestone: Milestone, workspace: Workspace, registry: Re
 def _train(milestone: Milestone, workspace: Workspace, registry: Registry, clock: SimulatedClock, say: Say,
            bar: Bar) -> str | None:
     """Train the reference with a progress bar; None when it trained, else why it did not."""
+    from challenge.run_requests import training_budget
     from challenge.training import cache_dir_of, prepare_data, train_milestone
 
-    budget = milestone.training.check_budget_s
+    budget = training_budget(milestone, use="check")
     say(f"    trains the reference for {budget:g} CPU s on the harness's data (real training, in the sandbox):")
     try:
         task = prepare_data(milestone, cache_dir=cache_dir_of(workspace))

@@ -218,21 +218,44 @@ def _loss(head: Head, count: int, hash_at: Callable[[int], str]) -> str | None:
     return None
 
 
+def _file_state(path: Path) -> tuple[int, int, int] | None:
+    """What changes when a file is written, replaced or removed: (inode, size, mtime in ns), or None."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
 class EventLog:
-    """Appends events to ``path``; ``clock`` is injectable for tests."""
+    """Appends events to ``path``; ``clock`` is injectable for tests.
+
+    ``read`` parses and verifies the log once per command: later calls return the same reading while
+    neither the log nor its head changed on disk, and this object's own appends extend it.
+    """
 
     def __init__(self, path: Path, *, clock: Callable[[], float] = time.time, required: bool = False):
         self.path = Path(path)
         self.clock = clock
         self.required = required  # the log must exist: a missing one is a loss (see ``read_log``)
         self.lock = FileLock(str(self.path) + ".lock", timeout=LOCK_TIMEOUT_S)
+        self._reading: tuple[tuple, LogReading] | None = None  # (the files' states when read, the reading)
+
+    def _states(self) -> tuple:
+        return _file_state(self.path), _file_state(head_path(self.path))
 
     def read(self) -> LogReading:
-        return read_log(self.path, required=self.required)
+        states = self._states()
+        if self._reading is not None and self._reading[0] == states:
+            return self._reading[1]
+        reading = read_log(self.path, required=self.required)
+        self._reading = (states, reading) if states == self._states() else None  # written meanwhile: not kept
+        return reading
 
     def append(self, type: str, *, milestone: str | None = None, data: dict[str, Any] | None = None,
                ts: float | None = None) -> Event:
         with self.lock:
+            before = self._states()
             last = self._last_event()
             loss = self._loss(last)
             if loss is not None:  # record it in the chain before the head moves on and the evidence is gone
@@ -240,7 +263,21 @@ class EventLog:
             event = self._write_event(last, type, milestone, data or {}, ts)
             write_json_atomic(head_path(self.path), {"version": HEAD_VERSION, "events": event.seq + 1,
                                                      "head": event.hash})
+            self._extend_reading(before, event, recorded_loss=loss is not None)
             return event
+
+    def _extend_reading(self, before: tuple, event: Event, *, recorded_loss: bool) -> None:
+        """Keep the cached reading current after our own append, where it was current before it."""
+        cached = self._reading
+        self._reading = None
+        if cached is None or cached[0] != before or recorded_loss or event.seq != cached[1].count \
+                or data_problem(event.type, event.data) is not None \
+                or any(problem.kind in ("head", "loss") for problem in cached[1].problems):
+            return  # read again at the next ``read``
+        old = cached[1]  # a new reading: a caller may still hold the old one
+        reading = LogReading(events=[*old.events, event], problems=list(old.problems), count=event.seq + 1,
+                             head=event.hash, unusable=list(old.unusable))
+        self._reading = (self._states(), reading)
 
     def _write_event(self, last: Event | None, type: str, milestone: str | None, data: dict[str, Any],
                      ts: float | None) -> Event:

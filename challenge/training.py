@@ -15,12 +15,13 @@ from challenge.progress import passed_ids
 from challenge.run_requests import learner_file_of, train_request
 from challenge.taskdata import cache_dir_of, prepare_data
 from challenge.workspace import Workspace
+from grader.results import TrainOutcome
 from milestones import Milestone, Registry
 
 
 @dataclass(frozen=True)
 class TrainResult:
-    outcome: object  # grader.results.TrainOutcome
+    outcome: TrainOutcome
     checkpoint_dir: Path | None
 
 
@@ -30,15 +31,13 @@ def require_training(milestone: Milestone) -> None:
                          f"It has nothing to train: test it with `challenge test {milestone.id}`.")
 
 
-def train_milestone(*, workspace: Workspace, registry: Registry, milestone: Milestone, budget_s: float | None,
+def train_milestone(*, workspace: Workspace, registry: Registry, milestone: Milestone, budget_s: float,
                     device: str, seed: int, on_progress: Callable[[dict], None] | None = None,
                     on_stop_requested: Callable[[], None] | None = None, task=None) -> TrainResult:
-    """Train the learner's file in the sandbox; ``task``: the prepared data, if the caller already has it."""
+    """Train the learner's file in the sandbox; ``budget_s``: as ``training_budget`` decided it; ``task``: the
+    prepared data, if the caller already has it. The checkpoint records the hash of the text that trained."""
     require_training(milestone)
-    budget = float(budget_s if budget_s is not None else milestone.training.default_budget_s)
-    if not 0 < budget <= milestone.training.max_budget_s:
-        raise UsageError(f"--budget-s must be between 0 and {milestone.training.max_budget_s:g} CPU seconds "
-                         f"for {milestone.id}.", f"The default is {milestone.training.default_budget_s:g} CPU s.")
+    budget = budget_s
     device = _check_device(device)
     learner_file = learner_file_of(workspace, milestone)
     if task is None:
@@ -54,7 +53,7 @@ def train_milestone(*, workspace: Workspace, registry: Registry, milestone: Mile
     checkpoint = None
     if outcome.status == "trained":
         checkpoint = save_checkpoint(workspace=workspace, milestone=milestone, outcome=outcome, task=task,
-                                     learner_file=learner_file, budget_s=budget, device=device, seed=seed)
+                                     budget_s=budget, device=device, seed=seed)
     workspace.log.append("train", milestone=milestone.id, data={
         "phase": "end", "status": outcome.status, "stopped_by": outcome.stopped_by, "elapsed_s": outcome.elapsed_s,
         "cpu_s": outcome.cpu_s, "threads": outcome.threads,

@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
@@ -67,8 +68,9 @@ class Workspace:
     def handle(self) -> str:
         return self.config.handle
 
-    @property
+    @cached_property
     def log(self) -> EventLog:
+        """One per workspace object (one per command): it reads the log once and keeps the reading current."""
         return EventLog(self.root / LOG_NAME, clock=self.clock, required=True)
 
     def milestone_dir(self, folder: str) -> Path:

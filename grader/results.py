@@ -112,6 +112,7 @@ class TrainOutcome:
     forbidden_used: list[str] = field(default_factory=list)
     sandbox: dict = field(default_factory=dict)
     output: str = ""
+    learner_file_sha256: str = ""  # of the bytes that trained (read once, before the run)
 
 
 def overall_status(tests: list[TestResult]) -> str:

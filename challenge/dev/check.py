@@ -34,7 +34,6 @@ entry first). A kind without an entry there is reported, not guessed.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -67,7 +66,6 @@ def _task_inputs(*, milestone: Milestone, **_: object) -> tuple:
                           cache_dir=Path(tempfile.gettempdir()) / "challenge-devcheck-cache")
 
 
-MUTANT_BUDGET_S = 10.0  # CPU seconds: a mutant's bug shows without much training; an entry may set check_budget_s
 _trained: dict[tuple[str, float], tuple] = {}
 
 
@@ -77,17 +75,19 @@ def _train_then_grade(*, registry: Registry, milestone: Milestone, entry: Entry,
     then hand its checkpoint to the hidden tests as `challenge test` would."""
     import tempfile
 
-    from challenge.run_requests import train_request
+    from challenge.run_requests import read_source, train_request, training_budget
     from challenge.taskdata import prepare_data
     from grader import api
 
-    budget = entry.budget_s or (milestone.training.check_budget_s if entry.role in ("reference", "alternative")
-                                else MUTANT_BUDGET_S)
-    key = (hashlib.sha256(learner_file.read_bytes()).hexdigest(), budget)
+    budget = training_budget(milestone, asked=entry.budget_s,
+                             use="check" if entry.role in ("reference", "alternative") else "mutant")
+    source = read_source(learner_file)
+    key = (source.sha256 if source else "", budget)
     if key not in _trained:
         task = prepare_data(milestone, cache_dir=Path(tempfile.gettempdir()) / "challenge-devcheck-cache")
         outcome = api.train(train_request(registry=registry, milestone=milestone, learner_file=learner_file,
-                                          passed=earlier_ids(registry, milestone), task=task, budget_s=budget))
+                                          passed=earlier_ids(registry, milestone), task=task, budget_s=budget,
+                                          source=source))
         # A file that cannot train (the stub) still gets graded: its tests then fail on build_model.
         _trained[key] = (task, api.TrainedModel(state=outcome.state, training_log=tuple(outcome.history)))
     return _trained[key]

@@ -13,12 +13,10 @@ of its own, beside the numerical tests, which run whatever it says.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import random
 import resource
 import time
-from pathlib import Path
 
 import grader
 from grader.api import GradeRequest, Interrupted
@@ -27,8 +25,8 @@ from grader.engine.sandbox import Limits
 from grader.fingerprint import HIDDEN_DIR, hidden_tests_sha256
 from grader.judge.rules import Violation, check_source, watched_operators
 from grader.results import RunResult, TestResult, overall_status
+from grader.source import LearnerSource, SourceUnreadable
 
-MAX_SOURCE_BYTES = 2 * 1024 * 1024
 JUDGE_HEADROOM = 8 * 1024**3  # address space the judge may grow by while grading (references, data, replies)
 RULE_TEST = "uses no forbidden built-in"
 # pytest plugins the hidden tests do not use; unraisableexception alone cost two full gc.collect() per run
@@ -77,15 +75,18 @@ def run_milestone(request: GradeRequest, *, host: SandboxHost | None = None) -> 
                        hidden_tests_sha256=hidden_tests_sha256(folder), device=request.device, seed=seed,
                        started_at=time.time())
     started = time.perf_counter()
-    source = _read_source(request.learner_file, result)
-    if source is None:
+    try:
+        source = request.source or LearnerSource.read(request.learner_file)
+    except SourceUnreadable as error:
+        result.message = str(error)
         return result
+    result.learner_file_sha256 = source.sha256  # the bytes that are checked, loaded and recorded: one read
     own_host = host is None
     host = host or host_for(request)
-    violations = _static_violations(source, list(request.policy.forbidden))
+    violations = _static_violations(source.text, list(request.policy.forbidden))
     try:
         with judge_memory_ceiling():
-            _run_tests(request, host, seed, result)
+            _run_tests(request, source, host, seed, result)
     except KeyboardInterrupt:
         result.status = "interrupted"
         raise Interrupted(result) from None
@@ -99,20 +100,6 @@ def run_milestone(request: GradeRequest, *, host: SandboxHost | None = None) -> 
     if loaded:
         result.status = overall_status(result.tests)
     return result
-
-
-def _read_source(path: Path, result: RunResult) -> str | None:
-    try:
-        data = Path(path).read_bytes()
-    except OSError:
-        result.message = f"{path} does not exist."
-        return None
-    if len(data) > MAX_SOURCE_BYTES:
-        result.message = (f"{Path(path).name} is {len(data):,} bytes; a solution file may be at most "
-                          f"{MAX_SOURCE_BYTES:,}.")
-        return None
-    result.learner_file_sha256 = hashlib.sha256(data).hexdigest()
-    return data.decode("utf-8", errors="replace")
 
 
 def _static_violations(source: str, forbidden: list[str]) -> list[Violation]:
@@ -135,7 +122,8 @@ def judge_threads(count: int = 1):
         torch.set_num_threads(previous)
 
 
-def _run_tests(request: GradeRequest, host: SandboxHost, seed: int, result: RunResult) -> None:
+def _run_tests(request: GradeRequest, source: LearnerSource, host: SandboxHost, seed: int,
+               result: RunResult) -> None:
     import pytest  # after the sandbox has started: both import at once
 
     from grader.engine.plugin import ResultsPlugin, classify
@@ -143,7 +131,7 @@ def _run_tests(request: GradeRequest, host: SandboxHost, seed: int, result: RunR
     from grader.judge.session import LearnerSession, SessionConfig
 
     forbidden = list(request.policy.forbidden)
-    config = SessionConfig(learner_file=request.learner_file, tracked=list(request.policy.tracked),
+    config = SessionConfig(source=source, tracked=list(request.policy.tracked),
                            limits=limits_of(request), call_timeout_s=request.budgets.call_timeout_s,
                            run_timeout_s=request.budgets.run_timeout_s, threads=request.threads,
                            operators=watched_operators(forbidden))  # costs time: only where it decides

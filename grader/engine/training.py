@@ -25,6 +25,7 @@ from grader.engine.worker_process import WorkerProcess
 from grader.judge.errors import WorkerProblem, problem_of
 from grader.judge.rules import watched_operators
 from grader.results import TrainOutcome
+from grader.source import LearnerSource, SourceUnreadable
 
 GRACE_S = 20.0  # wall seconds a loop may ignore should_stop() before it is interrupted
 # The outer wall-clock limit is this many times the CPU budget: it only catches a loop that neither computes nor
@@ -43,18 +44,23 @@ def run_training(request: TrainRequest, *, on_progress: Callable[[dict], None] |
     devices = ("cuda",) if request.device.startswith("cuda") else ()
     limits = Limits(memory_mb=request.memory_mb if request.device == "cpu" else 0,
                     cpu_s=int(request.budget_s * 1.5 + 4 * GRACE_S * request.threads + 300))
-    host = SandboxHost(isolation=request.isolation, threads=request.threads, devices=devices).start()
     outcome = TrainOutcome(status="error", threads=request.threads)
+    try:
+        source = request.source or LearnerSource.read(request.learner_file)
+    except SourceUnreadable as error:
+        outcome.message = str(error)
+        return outcome
+    outcome.learner_file_sha256 = source.sha256  # what trained, whatever the file holds when the run ends
+    host = SandboxHost(isolation=request.isolation, threads=request.threads, devices=devices).start()
     tracked = list(request.policy.tracked)
     try:
         with judge_memory_ceiling():
-            worker = host.spawn(learner_name=request.learner_file.name, limits=limits, threads=request.threads,
+            worker = host.spawn(learner_name=source.name, limits=limits, threads=request.threads,
                                 tracked=tracked, operators=watched_operators(list(request.policy.forbidden)),
                                 call_timeout_s=120)
             outcome.sandbox = host.mode.to_dict()
             mark = worker.output_mark()
-            source = request.learner_file.read_text(encoding="utf-8", errors="replace")
-            response = worker.request("load", source=source, what=f"importing {request.learner_file.name}")
+            response = worker.request("load", source=source.text, what=f"importing {source.name}")
             if response.get("ok"):
                 response = _train(worker, request, on_progress, on_stop_requested)
             outcome.output = worker.output_since(mark)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -27,13 +26,14 @@ from grader.engine.sandbox import Limits
 from grader.engine.worker_process import WorkerProcess
 from grader.judge.errors import WorkerTimeout, handle_of, value_of
 from grader.protocol import Handle
+from grader.source import LearnerSource
 
 MIN_REPLY_BYTES = 16 * 1024 * 1024
 
 
 @dataclass
 class SessionConfig:
-    learner_file: Path
+    source: LearnerSource  # read once per run: every worker of the run (a restart too) loads these bytes
     tracked: list[str]
     limits: Limits
     call_timeout_s: float
@@ -129,11 +129,11 @@ class LearnerSession:
             self.worker.close()
             self.restarts += 1
         self._check_deadline()
-        self.worker = self.host.spawn(learner_name=self.config.learner_file.name, limits=self.config.limits,
+        source = self.config.source
+        self.worker = self.host.spawn(learner_name=source.name, limits=self.config.limits,
                                       threads=self.config.threads, tracked=self.config.tracked,
                                       operators=self.config.operators, call_timeout_s=self.config.call_timeout_s)
-        source = self.config.learner_file.read_text(encoding="utf-8", errors="replace")
-        self.worker.exports = self.op("load", source=source, what=f"importing {self.config.learner_file.name}")
+        self.worker.exports = self.op("load", source=source.text, what=f"importing {source.name}")
         return self.worker
 
     def close(self) -> None:

@@ -5,6 +5,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from challenge.eventlog import EventLog, read_log
 
 
@@ -99,3 +101,28 @@ def test_two_processes_appending_concurrently_lose_nothing(tmp_path):
     assert len(reading.events) == 400
     for name in "ab":
         assert sorted(e.data["i"] for e in reading.events if e.data["writer"] == name) == list(range(200))
+
+
+@pytest.mark.parametrize("command", [("status",), ("hint", "attention"), ("pause",), ("list",)])
+def test_a_command_reads_the_log_once(tmp_path, monkeypatch, command):
+    """Each command parses and verifies the log once; its own appends keep that reading current."""
+    from challenge import eventlog
+    from tests.challenge.test_cli import invoke
+
+    assert invoke("init", "--handle", "ada", cwd=tmp_path) == 0
+    assert invoke("start", "attention", "--predict-hours", "2", "--predict-pass", "0.5", cwd=tmp_path) == 0
+    reads = []
+    read_log = eventlog.read_log
+    monkeypatch.setattr(eventlog, "read_log", lambda *a, **k: reads.append(a) or read_log(*a, **k))
+    assert invoke(*command, cwd=tmp_path) == 0
+    assert len(reads) == 1
+
+
+def test_a_cached_reading_sees_another_process_append(tmp_path):
+    log = EventLog(tmp_path / "events.jsonl")
+    log.append("init", data={"handle": "ada"})
+    assert [e.type for e in log.read().events] == ["init"]
+    EventLog(tmp_path / "events.jsonl").append("pause")  # another command, meanwhile
+    log.append("resume")
+    assert [e.type for e in log.read().events] == ["init", "pause", "resume"]
+    assert log.read().intact

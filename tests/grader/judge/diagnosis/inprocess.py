@@ -22,6 +22,7 @@ from grader.engine.sandbox import Limits
 from grader.fingerprint import HIDDEN_DIR
 from grader.judge.session import LearnerSession, SessionConfig
 from grader.protocol import read_message, write_message
+from grader.source import LearnerSource
 from grader.worker.ops import LearnerHost
 from grader.worker.record import BuiltinRecord
 
@@ -67,7 +68,8 @@ def session_for(source: str, learner_name: str):
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / learner_name
         path.write_text(source, encoding="utf-8")
-        config = SessionConfig(learner_file=path, tracked=[], limits=Limits(), call_timeout_s=60, run_timeout_s=600)
+        config = SessionConfig(source=LearnerSource.read(path), tracked=[], limits=Limits(), call_timeout_s=60,
+                               run_timeout_s=600)
         session = LearnerSession(config, host=InProcessHost(Path(folder) / "worker"))
         (Path(folder) / "worker").mkdir()
         session.ensure_worker()
