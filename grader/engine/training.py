@@ -22,7 +22,8 @@ from grader.engine.plugin import classify
 from grader.engine.runner import judge_memory_ceiling
 from grader.engine.sandbox import Limits
 from grader.engine.worker_process import WorkerProcess
-from grader.judge.errors import WorkerProblem, problem_of
+from grader.judge.errors import WorkerCrashed, WorkerProblem, problem_of
+from grader.messages import ProtocolError, Response, Trained, TrainOrder
 from grader.judge.rules import watched_operators
 from grader.results import TrainOutcome
 from grader.source import LearnerSource, SourceUnreadable
@@ -61,24 +62,22 @@ def run_training(request: TrainRequest, *, on_progress: Callable[[dict], None] |
             outcome.sandbox = host.mode.to_dict()
             mark = worker.output_mark()
             response = worker.request("load", source=source.text, what=f"importing {source.name}")
-            if response.get("ok"):
+            if response.ok:
                 response = _train(worker, request, on_progress, on_stop_requested)
             outcome.output = worker.output_since(mark)
-        used = [str(name) for name in response.get("builtins", []) if isinstance(name, str)]
-        outcome.builtins_used = sorted(used)
-        outcome.forbidden_used = sorted(set(used) & set(request.policy.forbidden))
-        if not response.get("ok"):
+        outcome.builtins_used = sorted(response.builtins)
+        outcome.forbidden_used = sorted(set(response.builtins) & set(request.policy.forbidden))
+        if not response.ok:
             _, outcome.message, outcome.hint = classify(problem_of(response))
             return outcome
-        value = response["value"]
+        try:
+            trained = Trained.from_wire(response.value)
+        except ProtocolError as error:
+            raise WorkerCrashed(f"it sent a malformed training reply ({error})") from None
         outcome.status = "trained"
-        outcome.state = value["state"]
-        outcome.history = [r for r in value["history"] if isinstance(r, dict)]
-        outcome.stopped_by = str(value["outcome"])
-        outcome.elapsed_s = float(value["elapsed_s"])
-        outcome.cpu_s = float(value["cpu_s"])
-        outcome.threads = int(value["threads"])
-        outcome.tokens_seen = int(value["tokens_seen"])
+        outcome.state, outcome.history, outcome.stopped_by = trained.state, trained.history, trained.outcome
+        outcome.elapsed_s, outcome.cpu_s = trained.elapsed_s, trained.cpu_s
+        outcome.threads, outcome.tokens_seen = trained.threads, trained.tokens_seen
         return outcome
     except WorkerProblem as problem:
         _, outcome.message, outcome.hint = classify(problem)
@@ -87,10 +86,10 @@ def run_training(request: TrainRequest, *, on_progress: Callable[[dict], None] |
         host.close()
 
 
-def _train(worker: WorkerProcess, request: TrainRequest, on_progress, on_stop_requested) -> dict:
-    worker.send("train", reply_bytes=STATE_BYTES, tensors=request.task.to_worker_tensors(("train", "validation")),
-                spec=request.task.spec, budget_s=request.budget_s, device=request.device, seed=request.seed,
-                grace_s=GRACE_S)
+def _train(worker: WorkerProcess, request: TrainRequest, on_progress, on_stop_requested) -> Response:
+    order = TrainOrder(tensors=request.task.to_worker_tensors(("train", "validation")), spec=request.task.spec,
+                       budget_s=request.budget_s, device=request.device, seed=request.seed, grace_s=GRACE_S)
+    worker.send("train", reply_bytes=STATE_BYTES, **order.to_payload())
     deadline = time.monotonic() + wall_limit_s(request)
     what = f"training (budget {request.budget_s:g} CPU s)"
     stop_asked = False

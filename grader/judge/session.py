@@ -8,8 +8,8 @@ Tests never see learner objects, only handles and tensors.
 
 What a run's tests may read besides the learner's code is typed: ``task``
 (the harness's data, for milestones that use it), ``trained`` (the learner's
-checkpoint and training log, for training milestones) and ``run_cache`` (a
-scratch dict the tests of one run share, e.g. scores computed once).
+checkpoint and training log, for training milestones) and ``run_cache`` (the
+scratch space the tests of one run share under typed keys, e.g. scores computed once).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from grader.engine.host import SandboxHost
 from grader.engine.sandbox import Limits
 from grader.engine.worker_process import WorkerProcess
 from grader.judge.errors import WorkerTimeout, handle_of, value_of
+from grader.judge.run_cache import RunCache
 from grader.protocol import Handle
 from grader.source import LearnerSource
 
@@ -113,7 +114,7 @@ class LearnerSession:
     builtins_used: set[str] = field(default_factory=set)
     last_builtins: list[str] = field(default_factory=list)  # what the latest answer's record named (a claim)
     restarts: int = 0
-    run_cache: dict[str, Any] = field(default_factory=dict)  # shared by the tests of one run
+    run_cache: RunCache = field(default_factory=RunCache)  # shared by the tests of one run, under typed keys
     metrics: dict[str, Any] = field(default_factory=dict)  # filled by tests, copied into the results
     examples: list[dict[str, Any]] = field(default_factory=list)
     _reply_bytes: int | None = None
@@ -169,7 +170,7 @@ class LearnerSession:
                 raise RunTimeLimit(f"the whole run's time limit ({self.config.run_timeout_s:g} s) was reached "
                                    f"during {what}") from error
             raise
-        self.last_builtins = [str(name) for name in response.get("builtins", []) if isinstance(name, str)]
+        self.last_builtins = list(response.builtins)
         self.builtins_used.update(self.last_builtins)
         return value_of(response)
 

@@ -21,6 +21,7 @@ from grader.engine.plugin import ResultsPlugin
 from grader.engine.sandbox import Limits
 from grader.fingerprint import HIDDEN_DIR
 from grader.judge.session import LearnerSession, SessionConfig
+from grader.messages import Response
 from grader.protocol import read_message, write_message
 from grader.source import LearnerSource
 from grader.worker.ops import LearnerHost
@@ -43,7 +44,7 @@ class InProcessWorker:
         self.exports: list[str] = []
 
     def request(self, op: str, *, timeout=None, what: str = "", reply_bytes=None, on_progress=None, **payload):
-        return _wire(self.host.dispatch(_wire({"op": op, **payload})))
+        return Response.from_wire(_wire(self.host.dispatch(_wire({"op": op, **payload}))))
 
     def output_mark(self) -> tuple[int, int]:
         return 0, 0
