@@ -20,6 +20,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from challenge.bookkeeping import pause_clock, resume_clock, start_milestone, take_hint
 from challenge.data import MissingData, missing_data
@@ -29,6 +30,9 @@ from challenge.reflection import parse_answers, reflection_questions, record_ref
 from challenge.workspace import Workspace, init_workspace
 from milestones import Milestone, Registry
 from milestones.mutants import mutant_source
+
+if TYPE_CHECKING:
+    from challenge.bundle.verify import Verification
 
 HOUR = 3600.0
 
@@ -75,7 +79,7 @@ class DemoResult:
     failed: dict[str, str] = field(default_factory=dict)  # milestone id -> what went wrong
     missing: list[MissingData] = field(default_factory=list)  # training data not on this machine nor the hub
     bundle: Path | None = None
-    verification: object | None = None
+    verification: Verification | None = None
     report_files: list[Path] | None = None
 
 

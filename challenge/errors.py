@@ -11,6 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 
+FETCH_COMMAND = "challenge data fetch"
+IMPORT_COMMAND = "challenge data import DIR"
+# The hint of every "no data" error (here, with the table, so that the data modules and this one import one way).
+FIX_HINT = (f"Fix: {FETCH_COMMAND}  (downloads them once; needs the internet). Offline: {IMPORT_COMMAND} "
+            "with a copy in the original formats. `challenge data status` shows what is where.")
+
+
 class ChallengeError(Exception):
     """A user-facing error with a hint saying what to do next."""
 
@@ -95,8 +102,6 @@ def _permission(error) -> UserMessage:
 
 
 def _data_unavailable(error) -> UserMessage:
-    from challenge.data import FIX_HINT
-
     return UserMessage(f"The training data is not available: {error}", FIX_HINT, 1)
 
 

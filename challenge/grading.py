@@ -14,12 +14,13 @@ from challenge.run_requests import grade_request, grading_inputs, learner_file_o
 from challenge.storage import write_json_atomic
 from challenge.taskdata import cache_dir_of
 from challenge.workspace import Workspace
+from grader.results import RunResult
 from milestones import Milestone, Registry
 
 
 @dataclass(frozen=True)
 class TestOutcome:
-    result: object  # grader.results.RunResult
+    result: RunResult
     results_file: Path
 
 

@@ -18,6 +18,7 @@ from rich.panel import Panel
 from challenge.failure_groups import FailureGroup, family_title, first_to_fix, group_failures
 from challenge.output import Output, untrusted
 from challenge.report.curves import parse_curve, sparkline, terminal_lines
+from grader.results import RunResult
 
 # Names, messages and the learner's captured output may hold anything their code printed.
 escape = partial(untrusted, multiline=True)
@@ -28,8 +29,8 @@ EXAMPLE_LINES = 2  # lines of an example's message (what differs, and how) and o
 TESTS_SHOWN = 12  # families listed in a diagnosis' box before "and N more"
 
 
-def render_run(out: Output, result, *, milestone_id: str, next_command: str, verbose: bool = False,
-               results_file: object | None = None) -> None:
+def render_run(out: Output, result: RunResult, *, milestone_id: str, next_command: str, verbose: bool = False,
+               results_file: Path | None = None) -> None:
     """The run, grouped; the last line names the first thing to fix and ``next_command``."""
     if result.status == "error" and not result.tests:
         out.renderable(Panel(escape(result.message or "The run failed before any test ran."),
@@ -85,7 +86,7 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", "?", "!")) else text + "."
 
 
-def _saved(out: Output, results_file: object | None) -> None:
+def _saved(out: Output, results_file: Path | None) -> None:
     if results_file is not None:
         path = Path(str(results_file))
         with contextlib.suppress(ValueError):  # shorter where it is under the current folder

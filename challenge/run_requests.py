@@ -20,7 +20,7 @@ from challenge.checkpoints import latest_checkpoint, load_checkpoint, read_train
 from challenge.errors import UsageError
 from challenge.taskdata import prepare_data
 from challenge.workspace import Workspace
-from grader.api import BuiltinPolicy, Budgets, GradeRequest, Isolation, TrainedModel, TrainRequest
+from grader.api import BuiltinPolicy, Budgets, GradeRequest, Isolation, TaskData, TrainedModel, TrainRequest
 from grader.source import LearnerSource, SourceUnreadable
 from milestones import Milestone, Registry
 
@@ -92,7 +92,8 @@ def budgets_of(milestone: Milestone) -> Budgets:
                    memory_mb=grading.memory_mb)
 
 
-def grading_inputs(*, milestone: Milestone, milestone_dir: Path, cache_dir: Path) -> tuple[object, TrainedModel | None]:
+def grading_inputs(*, milestone: Milestone, milestone_dir: Path,
+                   cache_dir: Path) -> tuple[TaskData | None, TrainedModel | None]:
     """(task data, trained model) a milestone's hidden tests read: for a training milestone its data and the
     latest checkpoint in ``milestone_dir``; for one with ``grading.task`` that task's data; else (None, None)."""
     if milestone.training is None:
@@ -107,7 +108,7 @@ def grading_inputs(*, milestone: Milestone, milestone_dir: Path, cache_dir: Path
 
 
 def grade_request(*, registry: Registry, milestone: Milestone, learner_file: Path, passed: set[str],
-                  task: object = None, trained: TrainedModel | None = None, seed: int | None = None,
+                  task: TaskData | None = None, trained: TrainedModel | None = None, seed: int | None = None,
                   isolation: Isolation = "best", device: str = "cpu",
                   source: LearnerSource | None = None) -> GradeRequest:
     return GradeRequest(milestone_id=milestone.id, folder=milestone.folder, learner_file=learner_file,

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+from grader.errors import GraderError
+
 Op = Literal["load", "call", "reference_module", "to", "train_mode", "parameters", "state_dict", "load_state_dict",
              "train", "seed", "release", "exit"]
 OPS: frozenset[str] = frozenset(get_args(Op))
@@ -22,11 +24,11 @@ StopReason = Literal["finished", "budget", "stopped", "interrupted"]
 STOP_REASONS: frozenset[str] = frozenset(get_args(StopReason))
 
 
-class ProtocolError(Exception):
+class ProtocolError(GraderError):
     """The other side sent something that is not a valid message."""
 
 
-class Missing(LookupError):
+class Missing(GraderError, LookupError):
     """The learner's file lacks a name the judge asked for (a function, a class, a method)."""
 
     def __init__(self, name: str):

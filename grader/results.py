@@ -102,7 +102,7 @@ class TrainOutcome:
     message: str = ""
     hint: str = ""
     state: dict[str, Any] = field(default_factory=dict)  # name -> tensor
-    history: list[dict] = field(default_factory=list)  # the learner's task.log records (a claim)
+    history: list[dict[str, Any]] = field(default_factory=list)  # the learner's task.log records (a claim)
     stopped_by: str = ""  # finished | budget | stopped (Ctrl-C) | interrupted (loop ignored should_stop)
     elapsed_s: float = 0.0  # wall time of the training loop
     cpu_s: float = 0.0  # CPU time the worker used in the loop: what the budget counts
@@ -110,7 +110,7 @@ class TrainOutcome:
     tokens_seen: int = 0
     builtins_used: list[str] = field(default_factory=list)
     forbidden_used: list[str] = field(default_factory=list)
-    sandbox: dict = field(default_factory=dict)
+    sandbox: dict[str, Any] = field(default_factory=dict)
     output: str = ""
     learner_file_sha256: str = ""  # of the bytes that trained (read once, before the run)
 

@@ -14,10 +14,12 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.errors import GraderError
+
 MAX_SOURCE_BYTES = 2 * 1024 * 1024
 
 
-class SourceUnreadable(Exception):
+class SourceUnreadable(GraderError):
     """The learner's file is missing, unreadable or too large; ``str()`` says which, for the learner."""
 
 

@@ -30,13 +30,14 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from milestones.errors import MilestonesError
 from milestones.registry import read_yaml_mapping
 from milestones.schema import MilestoneFormatError, _Strict, describe_validation_error
 
 CATALOGUE_FILE = "mutants.yaml"
 
 
-class StaleMutant(Exception):
+class StaleMutant(MilestonesError):
     """A mutant whose edits no longer apply to the reference."""
 
     def __init__(self, name: str, problems: list[str]):

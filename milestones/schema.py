@@ -12,10 +12,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from milestones.errors import MilestonesError
+
 FORMAT_VERSION = 1
 
 
-class MilestoneFormatError(Exception):
+class MilestoneFormatError(MilestonesError):
     """A milestone data file is missing, malformed or from a newer harness."""
 
     def __init__(self, path: Path, problems: list[str], *, newer: bool = False):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from grader.api import ModelCallFailed, ModelCallRequest
+from grader.requests import ModelCallFailed, ModelCallRequest
 from grader.engine.host import SandboxHost
 from grader.engine.plugin import classify
 from grader.engine.sandbox import Limits

@@ -19,7 +19,7 @@ import resource
 import time
 
 import grader
-from grader.api import GradeRequest, Interrupted
+from grader.requests import GradeRequest, Interrupted
 from grader.engine.host import SandboxHost
 from grader.engine.sandbox import Limits
 from grader.fingerprint import HIDDEN_DIR, hidden_tests_sha256

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from grader.api import TrainRequest
+from grader.requests import TrainRequest
 from grader.engine.host import SandboxHost
 from grader.engine.plugin import classify
 from grader.engine.runner import judge_memory_ceiling

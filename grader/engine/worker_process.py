@@ -14,15 +14,29 @@ import signal
 import threading
 import time
 from queue import Empty, Queue
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from grader.engine.capture import OutputCapture
 from grader.judge.errors import WorkerCrashed, WorkerTimeout, value_of
-from grader.messages import Request, Response, reply_from_wire
-from grader.protocol import MessageTooLarge, ProtocolError, read_message, write_message
+from grader.messages import ProtocolError, Request, Response, reply_from_wire
+from grader.protocol import MessageTooLarge, read_message, write_message
 
-if TYPE_CHECKING:
-    from grader.engine.host import SandboxHost
+
+
+class RunHost(Protocol):
+    """What a run needs of the sandbox it was forked in (``grader.engine.host.SandboxHost``, which imports this
+    module: the run names the host's part it uses instead of importing it back)."""
+
+    mode: Any
+    current: Any
+    _exits: dict[str, int | None]
+
+    @property
+    def alive(self) -> bool: ...
+
+    def exit_status(self, run_id: str, *, timeout: float) -> int | None: ...
+
+    def kill(self, run_id: str) -> None: ...
 
 SETUP_FAILED = 70  # grader.worker.main.SETUP_FAILED (the worker side is not imported here)
 DEFAULT_REPLY_BYTES = 64 * 1024 * 1024  # a request that names no budget
@@ -50,7 +64,7 @@ def describe_exit(code: int | None) -> str:
 class WorkerProcess:
     """One sandboxed worker process serving the requests of one run."""
 
-    def __init__(self, *, host: "SandboxHost", run_id: str, fds: list[int], call_timeout_s: float = 30.0):
+    def __init__(self, *, host: RunHost, run_id: str, fds: list[int], call_timeout_s: float = 30.0):
         self.host, self.run_id = host, run_id
         self.call_timeout_s = call_timeout_s
         requests_fd, responses_fd, out_fd, err_fd, stop_fd = fds
@@ -117,7 +131,7 @@ class WorkerProcess:
         self._seq += 1
         self._reply_limit = int(reply_bytes or DEFAULT_REPLY_BYTES)
         try:
-            write_message(self._requests, Request(op=op, seq=self._seq, payload=payload).to_wire())
+            write_message(self._requests, Request.from_wire({**payload, "op": op, "seq": self._seq}).to_wire())
         except (BrokenPipeError, OSError):
             self.kill()
             raise WorkerCrashed(describe_exit(self.exit_code())) from None

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from grader.errors import GraderError
 from grader.messages import Response
 
 
-class WorkerProblem(Exception):
+class WorkerProblem(GraderError):
     """Base for every way a request into learner code can go wrong."""
 
     status = "error"

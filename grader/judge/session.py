@@ -17,26 +17,44 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
-from grader.engine.host import SandboxHost
-from grader.engine.sandbox import Limits
-from grader.engine.worker_process import WorkerProcess
 from grader.judge.errors import WorkerTimeout, handle_of, value_of
 from grader.judge.run_cache import RunCache
+from grader.messages import Response
 from grader.protocol import Handle
+from grader.requests import TaskData, TrainedModel
 from grader.source import LearnerSource
 
 MIN_REPLY_BYTES = 16 * 1024 * 1024
+
+
+# What the session needs of the engine, as the engine's SandboxHost and WorkerProcess provide it: the judge names
+# the two ports it uses and never imports the engine, so the engine's imports of the judge run one way.
+class Worker(Protocol):
+    exports: list[str]  # the names the learner's file defines (set when it is loaded)
+
+    @property
+    def alive(self) -> bool: ...
+
+    def request(self, op: str, *, timeout: float | None = ..., what: str = ..., reply_bytes: int | None = ...,
+                **payload: Any) -> Response: ...
+
+    def close(self) -> None: ...
+
+
+class WorkerHost(Protocol):
+    def spawn(self, *, learner_name: str, limits: Any, threads: int, tracked: list[str],
+              operators: dict[str, str], call_timeout_s: float) -> Worker: ...
 
 
 @dataclass
 class SessionConfig:
     source: LearnerSource  # read once per run: every worker of the run (a restart too) loads these bytes
     tracked: list[str]
-    limits: Limits
+    limits: Any  # the sandbox's resource limits (grader.engine.sandbox.Limits), handed to the host as they are
     call_timeout_s: float
     run_timeout_s: float
     threads: int = 2
@@ -106,10 +124,10 @@ def _tensor_bytes(value: Any) -> int:
 @dataclass
 class LearnerSession:
     config: SessionConfig
-    host: SandboxHost
-    task: Any = None  # grader.api.TaskData, for milestones whose tests read harness data
-    trained: Any = None  # grader.api.TrainedModel, for training milestones
-    worker: WorkerProcess | None = None
+    host: WorkerHost
+    task: TaskData | None = None  # for milestones whose tests read harness data
+    trained: TrainedModel | None = None  # for training milestones
+    worker: Worker | None = None
     deadline: float = 0.0
     builtins_used: set[str] = field(default_factory=set)
     last_builtins: list[str] = field(default_factory=list)  # what the latest answer's record named (a claim)
@@ -123,7 +141,7 @@ class LearnerSession:
         self.deadline = time.monotonic() + self.config.run_timeout_s
 
     # -- lifecycle -----------------------------------------------------------
-    def ensure_worker(self) -> WorkerProcess:
+    def ensure_worker(self) -> Worker:
         if self.worker is not None and self.worker.alive:
             return self.worker
         if self.worker is not None:
