@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 
 from challenge.durations import format_duration
-from challenge.report.model import READER, Band, MilestoneReport, Report
+from challenge.report.model import LOCALISED, NAMED, READER, Band, MilestoneReport, Report
 from challenge.similarity import describe as describe_similarity
 
 MISSING = "–"
@@ -193,10 +193,14 @@ def log_lines(report: Report) -> list[str]:
 
 
 def mistake_lines(report: Report) -> list[str]:
-    """'attention: no 1/sqrt(d_k) scaling of the scores (2 attempts)', the most frequent first; without a
-    diagnosis, the test family that failed."""
-    return [f"{t.milestone}: " + (t.label if t.diagnosed else f"failed \"{t.label}\", no diagnosis")
-            + f" ({t.attempts} attempt{'s' if t.attempts != 1 else ''})" for t in report.mistakes_made]
+    """'attention: no 1/sqrt(d_k) scaling of the scores (2 attempts)': named mistakes first, then faults only
+    localised, then the test families that failed without a diagnosis; then how many were left out."""
+    lines = [f"{t.milestone}: " + (t.label if t.kind == NAMED else f"{t.label} (localised; no known mistake named)"
+                                   if t.kind == LOCALISED else f"failed \"{t.label}\", no diagnosis")
+             + f" ({t.attempts} attempt{'s' if t.attempts != 1 else ''})" for t in report.mistakes_made]
+    if report.mistakes_left_out:
+        lines.append(f"and {report.mistakes_left_out} more, left out of this list")
+    return lines
 
 
 def ratings_owner(report: Report) -> str:
