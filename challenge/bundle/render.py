@@ -3,7 +3,6 @@ The cells are built once (``*_rows``) and shared by both outputs."""
 
 from __future__ import annotations
 
-import html
 import time
 
 from rich import box
@@ -12,12 +11,14 @@ from rich.table import Table
 from challenge.bundle.cohort import Cohort, MilestoneSummary, Spread
 from challenge.bundle.verify import WHAT_IT_PROVES, MilestoneVerification, Verification
 from challenge.durations import format_duration
-from challenge.output import plain
+from challenge.report.cells import MISSING, hours_spread, md_cell, md_inline, md_table
+from challenge.report.cells import hours as _hours
+from challenge.report.cells import number as _num
+from challenge.report.cells import percent as _pct
 from challenge.output import untrusted as escape  # every cell may come from the learner's bundle
 from challenge.similarity import THRESHOLD
 from challenge.similarity import describe as describe_similarity
 
-MISSING = "–"
 MARK = {"pass": "[green]pass[/green]", "fail": "[red]fail[/red]", "error": "[magenta]error[/magenta]"}
 
 
@@ -86,20 +87,8 @@ def verification_lines(verification: Verification) -> list[str]:
 
 # -- cohort ----------------------------------------------------------------------
 
-def _hours(seconds: float) -> str:
-    return f"{seconds / 3600:.1f} h"
-
-
 def _spread(s: Spread | None) -> str:
-    return f"{_hours(s.median)} ({_hours(s.q1)}-{_hours(s.q3)})" if s else MISSING
-
-
-def _pct(value: float | None) -> str:
-    return f"{value:.0%}" if value is not None else MISSING
-
-
-def _num(value: float | None, fmt: str = ".2f") -> str:
-    return format(value, fmt) if value is not None else MISSING
+    return hours_spread(s.median, s.q1, s.q3) if s else MISSING
 
 
 def cohort_milestone_rows(cohort: Cohort) -> tuple[list[str], list[list[str]]]:
@@ -169,16 +158,8 @@ def cohort_markdown(cohort: Cohort, *, now: float) -> str:
                   "reference.", ""]
         lines += md_table(*cohort_similarity_rows(cohort))
     if cohort.excluded:
-        lines += ["", "## Left out", ""] + [f"- `{_md(source)}`: {_md(reason)}" for source, reason in cohort.excluded]
+        lines += ["", "## Left out", ""] + [f"- {md_cell(source)}: {md_inline(reason)}"
+                                            for source, reason in cohort.excluded]
     return "\n".join(lines) + "\n"
 
 
-def _md(text: str) -> str:
-    return html.escape(" ".join(plain(text).split()), quote=False).replace("`", "'")
-
-
-def md_table(headers: list[str], rows: list[list[str]]) -> list[str]:
-    def row(cells: list[str]) -> str:
-        return "| " + " | ".join(_md(c).replace("|", "\\|") for c in cells) + " |"
-
-    return [row(headers), row(["---"] * len(headers)), *[row(r) for r in rows]]

@@ -7,10 +7,10 @@ import time
 from dataclasses import dataclass
 
 from challenge.durations import format_duration
+from challenge.report.cells import MISSING, hours, percent
 from challenge.report.model import LOCALISED, NAMED, READER, Band, MilestoneReport, Report
 from challenge.similarity import describe as describe_similarity
 
-MISSING = "–"
 
 
 @dataclass(frozen=True)
@@ -23,16 +23,12 @@ def when(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts)) if ts is not None else MISSING
 
 
-def hours(seconds: float) -> str:
-    return f"{seconds / 3600:.1f} h"
-
-
 def band(target: Band) -> str:
     return f"{target.low:g} h" if target.low == target.high else f"{target.low:g}-{target.high:g} h"
 
 
 def chance(p: float | None) -> str:
-    return f"{p:.0%}" if p is not None else MISSING
+    return percent(p)
 
 
 def time_cell(m: MilestoneReport) -> str:

@@ -125,7 +125,7 @@ def test_json_report_carries_them(report):
 def test_markdown_quotes_the_answers_and_tabulates_the_curve(report):
     text = render_text(report, "md")
     assert "## Written answers: hilton" in text
-    assert ("**How do recurrence and time differ between a transformer and an RNN such as an LSTM?** "
+    assert ("### How do recurrence and time differ between a transformer and an RNN such as an LSTM?\n\n"
             "Confidence: 4/5.") in text
     assert "> No recurrence:\n> attention reads the past at once." in text
     assert "Confidence: not stated." in text and "*Not answered.*" in text
