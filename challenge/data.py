@@ -19,7 +19,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from challenge.errors import IMPORT_COMMAND, ChallengeError, UsageError
-from challenge.storage import fsync_dir, write_atomic
+from challenge.record.storage import fsync_dir, write_atomic
 from challenge.taskdata import task_name
 from milestones import Milestone, Registry
 from milestones.corpora import (DATA_DIR_ENV, RT_POLARITY, SOURCES, TASK_CORPUS, DataFileError, FolderCheck, Place,

@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from challenge.bookkeeping import pause_clock, resume_clock, start_milestone, take_hint
+from challenge.record.bookkeeping import pause_clock, resume_clock, start_milestone, take_hint
 from challenge.data import MissingData, missing_data
 from challenge.errors import ChallengeError
-from challenge.grading import record_confidence, run_tests
-from challenge.reflection import parse_answers, reflection_questions, record_reflection
-from challenge.workspace import Workspace, init_workspace
+from challenge.feedback.grading import record_confidence, run_tests
+from challenge.record.reflection import parse_answers, reflection_questions, record_reflection
+from challenge.record.workspace import Workspace, init_workspace
 from milestones import Milestone, Registry
 from milestones.mutants import mutant_source
 
@@ -84,7 +84,7 @@ class DemoResult:
 
 
 Say = Callable[[str], None]
-# (label, budget_s) -> a context manager yielding the bar's callbacks (see challenge.training_bar)
+# (label, budget_s) -> a context manager yielding the bar's callbacks (see challenge.training.bar)
 Bar = Callable[[str, float], AbstractContextManager]
 FAST_SKIP = "skipped in the fast demo"
 
@@ -122,7 +122,7 @@ def run_demo(*, folder: Path, registry: Registry, full: bool, say: Say, show_res
 
 
 def _no_bar(label: str, budget_s: float) -> AbstractContextManager:
-    from challenge.training_bar import TrainingBar
+    from challenge.training.bar import TrainingBar
 
     return nullcontext(TrainingBar(lambda info: None, lambda: None))
 
@@ -179,7 +179,7 @@ def _train(milestone: Milestone, workspace: Workspace, registry: Registry, clock
            bar: Bar) -> str | None:
     """Train the reference with a progress bar; None when it trained, else why it did not."""
     from challenge.run_requests import training_budget
-    from challenge.training import cache_dir_of, prepare_data, train_milestone
+    from challenge.training.run import cache_dir_of, prepare_data, train_milestone
 
     budget = training_budget(milestone, use="check")
     say(f"    trains the reference for {budget:g} CPU s on the harness's data (real training, in the sandbox):")

@@ -52,7 +52,7 @@ class LogCorrupted(ChallengeError):
 
 
 class LogLoss(ChallengeError):
-    """Events are missing from the end of the log, or the log was deleted (see ``challenge.eventlog``)."""
+    """Events are missing from the end of the log, or the log was deleted (see ``challenge.record.eventlog``)."""
 
 
 @dataclass(frozen=True)

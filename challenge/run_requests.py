@@ -16,10 +16,10 @@ import math
 from pathlib import Path
 from typing import Literal
 
-from challenge.checkpoints import latest_checkpoint, load_checkpoint, read_training_log, require_same_data
+from challenge.training.checkpoints import latest_checkpoint, load_checkpoint, read_training_log, require_same_data
 from challenge.errors import UsageError
 from challenge.taskdata import prepare_data
-from challenge.workspace import Workspace
+from challenge.record.workspace import Workspace
 from grader.api import BuiltinPolicy, Budgets, GradeRequest, Isolation, TaskData, TrainedModel, TrainRequest
 from grader.source import LearnerSource, SourceUnreadable
 from milestones import Milestone, Registry

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from challenge.errors import FIX_HINT, ChallengeError, UsageError
-from challenge.workspace import Workspace
+from challenge.record.workspace import Workspace
 from milestones import Milestone
 
 

@@ -4,7 +4,7 @@ Modelled on exercism's test-runner v3 (per test ``name``, ``status``,
 ``message``, ``output`` capped at 500 characters) with what a calibration
 harness adds: duration, hint, grader version, hidden-test hash, sandbox mode,
 device, seed, built-ins used, metrics and examples for training milestones.
-Rendering lives elsewhere (``challenge.render_results``).
+Rendering lives elsewhere (``challenge.feedback.render_results``).
 """
 
 from __future__ import annotations

@@ -27,9 +27,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from challenge.errors import ChallengeError
-from challenge.events import MILESTONE_ID, SHA256
+from challenge.record.events import MILESTONE_ID, SHA256
 from challenge.safe_json import UntrustedJSON, validate
-from challenge.workspace import HANDLE_PATTERN
+from challenge.record.workspace import HANDLE_PATTERN
 
 SCHEMA = "challenge-bundle"
 SCHEMA_VERSION = 1

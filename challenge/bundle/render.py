@@ -8,9 +8,9 @@ import time
 from rich import box
 from rich.table import Table
 
-from challenge.bundle.cohort import Cohort, MilestoneSummary, Spread
+from challenge.cohort.bundles import Cohort, MilestoneSummary, Spread
 from challenge.bundle.verify import WHAT_IT_PROVES, MilestoneVerification, Verification
-from challenge.durations import format_duration
+from challenge.record.durations import format_duration
 from challenge.report.cells import MISSING, hours_spread, md_cell, md_inline, md_table
 from challenge.report.cells import hours as _hours
 from challenge.report.cells import number as _num

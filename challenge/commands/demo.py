@@ -36,10 +36,10 @@ def demo(
     """
     from challenge.bundle.render import verification_table
     from challenge.demo import finish_demo, run_demo
-    from challenge.render_results import render_summary
+    from challenge.feedback.render_results import render_summary
     from challenge.report import build_report
     from challenge.report.render_terminal import render_terminal
-    from challenge.training_bar import training_bar
+    from challenge.training.bar import training_bar
 
     registry = load_registry()
     target = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="challenge-demo-"))

@@ -10,8 +10,8 @@ from challenge.commands.context import open_context
 from challenge.commands.options import MilestoneArg, WorkspaceOpt
 from challenge.output import out
 from challenge.run_requests import training_budget
-from challenge.training import cache_dir_of, prepare_data, train_milestone
-from challenge.training_bar import training_bar
+from challenge.training.run import cache_dir_of, prepare_data, train_milestone
+from challenge.training.bar import training_bar
 
 
 def train(

@@ -11,11 +11,11 @@ from rich.table import Table
 
 from challenge.commands.context import open_context
 from challenge.commands.options import WorkspaceOpt
-from challenge.durations import format_duration, format_hours
+from challenge.record.durations import format_duration, format_hours
 from challenge.output import out
-from challenge.progress import MilestoneProgress, derive_progress
-from challenge.timekeeping import account
-from challenge.workspace import init_workspace
+from challenge.record.progress import MilestoneProgress, derive_progress
+from challenge.record.timekeeping import account
+from challenge.record.workspace import init_workspace
 from milestones import load_registry
 
 STATUS_STYLE = {"passed": "green", "in progress": "yellow", "not started": "dim"}

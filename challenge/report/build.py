@@ -14,20 +14,20 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from challenge.eventlog import Event, LogProblem, read_log
-from challenge.events import data_problem
-from challenge.progress import MilestoneProgress, derive_progress
+from challenge.record.eventlog import Event, LogProblem, read_log
+from challenge.record.events import data_problem
+from challenge.record.progress import MilestoneProgress, derive_progress
 from challenge.report import verdict as rules
 from challenge.report.calibration import brier_score, confidence_bias, describe_confidence, describe_hours
-from challenge.failure_groups import failure_key, tests_from_document
+from challenge.feedback.failure_groups import failure_key, tests_from_document
 from challenge.report.model import (
     FAILED, FINDING_ORDER, LEARNER, LOCALISED, NAMED, READER, Adjustment, AttemptSummary, Band, Calibration, Finding,
     GroupReport, HoursPrediction, LogHealth, MilestoneReport, MistakeMade, PassPrediction, Rating, Reflection, Report,
     TimeSummary, Verdict, WeakArea,
 )
-from challenge.results_document import read_results
-from challenge.timekeeping import DEFAULT_IDLE_THRESHOLD_S, MilestoneTime, TimeAccount, account
-from challenge.workspace import CONFIG_NAME, LOG_NAME, read_config
+from challenge.feedback.results_document import read_results
+from challenge.record.timekeeping import DEFAULT_IDLE_THRESHOLD_S, MilestoneTime, TimeAccount, account
+from challenge.record.workspace import CONFIG_NAME, LOG_NAME, read_config
 from milestones import Milestone, Registry
 
 ResultsDocs = Mapping[str, "dict[str, Any] | None"]  # results_file (relative) -> document, None if unreadable
@@ -145,7 +145,7 @@ def _usable(events: Sequence[Event]) -> tuple[list[Event], list[int]]:
     """The events the bookkeeping can read, and the seq numbers of those it cannot.
 
     ``read_log`` already leaves out events whose data does not match their type's
-    model (``challenge.events``); events built by hand get the same check here.
+    model (``challenge.record.events``); events built by hand get the same check here.
     """
     usable, unusable = [], []
     for event in events:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from challenge.durations import format_duration
+from challenge.record.durations import format_duration
 from challenge.report.cells import MISSING, hours, percent
 from challenge.report.model import LOCALISED, NAMED, READER, Band, MilestoneReport, Report
 from challenge.similarity import describe as describe_similarity

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from challenge.cli import app
-from challenge.eventlog import read_log
+from challenge.record.eventlog import read_log
 
 runner = CliRunner()
 

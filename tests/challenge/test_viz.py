@@ -11,10 +11,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from challenge.checkpoints import save_checkpoint
-from challenge.eventlog import read_log
+from challenge.training.checkpoints import save_checkpoint
+from challenge.record.eventlog import read_log
 from challenge.taskdata import cache_dir_of, prepare_data
-from challenge.workspace import init_workspace
+from challenge.record.workspace import init_workspace
 from grader.results import TrainOutcome
 from milestones.registry import load_registry
 from tests.data_sets import FIXTURE_DATA

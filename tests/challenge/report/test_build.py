@@ -8,7 +8,7 @@ import pytest
 
 from challenge.report import build_report, render_text
 from challenge.report.verdict import BORDERLINE, IN_PROGRESS, PENDING, READY, UNFINISHED
-from challenge.workspace import init_workspace
+from challenge.record.workspace import init_workspace
 from tests.challenge.report import synthetic
 from tests.challenge.report.synthetic import MIN
 

@@ -1,4 +1,4 @@
-from challenge.training_plot import plot_curves
+from challenge.training.plot import plot_curves
 
 
 def test_curves_are_drawn_for_the_metrics_present(tmp_path):

@@ -5,8 +5,8 @@ read once).
 
 A catalogued mistake usually fails many tests at once (no 1/sqrt(d_k) scaling
 fails 16 of attention's 21); the learner needs to read it once, with the list of
-tests it explains. Pure data here: ``challenge.render_results`` draws it and
-``challenge.hints`` aims hints with it.
+tests it explains. Pure data here: ``challenge.feedback.render_results`` draws it and
+``challenge.feedback.hints`` aims hints with it.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from challenge.failure_groups import family_of, group_failures, tests_from_document
+from challenge.feedback.failure_groups import family_of, group_failures, tests_from_document
 from milestones import Hint
 
 FAMILY_SHARE = 0.5
@@ -54,7 +54,7 @@ def evidence_of(tests: Sequence) -> Evidence:
 
 def read_evidence(path: Path) -> Evidence | None:
     """The evidence in a saved results document; None when it cannot be read."""
-    from challenge.results_document import read_results
+    from challenge.feedback.results_document import read_results
 
     try:
         return evidence_of(tests_from_document(read_results(path)))

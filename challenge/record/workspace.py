@@ -20,10 +20,10 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from challenge.errors import ChallengeError, WorkspaceExists, WorkspaceNotFound
-from challenge.eventlog import EventLog
+from challenge.record.eventlog import EventLog
 from challenge.safe_json import UntrustedJSON, read_model
-from challenge.storage import write_json_atomic
-from challenge.timekeeping import DEFAULT_IDLE_THRESHOLD_S
+from challenge.record.storage import write_json_atomic
+from challenge.record.timekeeping import DEFAULT_IDLE_THRESHOLD_S
 
 CONFIG_NAME = "workspace.json"
 LOG_NAME = "events.jsonl"

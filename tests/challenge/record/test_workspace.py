@@ -1,7 +1,7 @@
 import pytest
 
 from challenge.errors import ChallengeError, WorkspaceExists, WorkspaceNotFound
-from challenge.workspace import find_workspace, init_workspace
+from challenge.record.workspace import find_workspace, init_workspace
 
 
 def test_handle_is_validated(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from challenge.eventlog import Event
+from challenge.record.eventlog import Event
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from challenge.errors import ChallengeError, UsageError
-from challenge.eventlog import LogReading
-from challenge.hints import HintOffer
-from challenge.progress import MilestoneProgress, derive_progress
-from challenge.timekeeping import account
-from challenge.workspace import Workspace
+from challenge.record.eventlog import LogReading
+from challenge.feedback.hints import HintOffer
+from challenge.record.progress import MilestoneProgress, derive_progress
+from challenge.record.timekeeping import account
+from challenge.record.workspace import Workspace
 from milestones import Milestone, Registry
 
 
@@ -158,7 +158,7 @@ def log_time(*, workspace: Workspace, milestone: Milestone, seconds: float, note
 
 def offer_next_hint(*, workspace: Workspace, milestone: Milestone) -> HintOffer:
     """The hint to offer next (nothing logged yet): aimed at the latest failed attempt's diagnosis where one fits."""
-    from challenge.hints import offer_hint, read_evidence
+    from challenge.feedback.hints import offer_hint, read_evidence
 
     item = require_started(workspace=workspace, milestone=milestone)
     failed = next((a for a in reversed(item.attempts) if a.status != "pass"), None)

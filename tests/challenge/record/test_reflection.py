@@ -8,11 +8,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from challenge.bookkeeping import start_milestone
+from challenge.record.bookkeeping import start_milestone
 from challenge.cli import app
 from challenge.errors import UsageError
 from challenge.output import Output
-from challenge.reflection import (
+from challenge.record.reflection import (
     Answer, answers_template, parse_answers, read_answers_file, record_reflection, reflection_questions,
 )
 from milestones import load_registry

@@ -8,7 +8,7 @@ leaves a torn last line: it is reported and skipped, never fatal, and the next
 append starts on a fresh line so no complete event is ever lost.
 
 Lines are untrusted JSON: each is read with size and depth limits and checked
-against the typed models of ``challenge.events``. A line that is not an event,
+against the typed models of ``challenge.record.events``. A line that is not an event,
 or an event whose data is mistyped, is reported ("malformed", "unusable") and
 skipped; a mistyped event still counts in the chain.
 
@@ -34,9 +34,9 @@ from typing import Any
 
 from filelock import FileLock
 
-from challenge.events import data_problem, line_problem
+from challenge.record.events import data_problem, line_problem
 from challenge.safe_json import UntrustedJSON, load_json, read_json_file
-from challenge.storage import fsync_dir, write_json_atomic
+from challenge.record.storage import fsync_dir, write_json_atomic
 
 LOG_VERSION = 1
 GENESIS = "0" * 64

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from challenge.failure_groups import group_failures
-from challenge.failure_groups import tests_from_document as read_tests
+from challenge.feedback.failure_groups import group_failures
+from challenge.feedback.failure_groups import tests_from_document as read_tests
 from challenge.output import Output
-from challenge.render_results import render_run
+from challenge.feedback.render_results import render_run
 from grader.results import RunResult
 
-FIXTURE = Path(__file__).parent / "fixtures" / "no_scale_attention.json"
+FIXTURE = Path(__file__).parent.parent / "fixtures" / "no_scale_attention.json"
 SCREEN = 40  # lines of an 80-column terminal the output must fit in
 SUMMARY = "no 1/sqrt(d_k) scaling of the scores"
 
@@ -156,7 +156,7 @@ def test_results_documents_read_as_plain_json_never_raise():
 
 
 def test_the_demo_summary_names_the_mistake_and_how_many_tests_it_explains(document):
-    from challenge.render_results import render_summary
+    from challenge.feedback.render_results import render_summary
 
     output = Output()
     output.console = Console(width=200, record=True, highlight=False, color_system=None)

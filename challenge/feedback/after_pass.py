@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from challenge.progress import derive_progress
-from challenge.timekeeping import account
-from challenge.workspace import Workspace
+from challenge.record.progress import derive_progress
+from challenge.record.timekeeping import account
+from challenge.record.workspace import Workspace
 from milestones import Milestone, Registry
 
 

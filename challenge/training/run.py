@@ -9,12 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from challenge.checkpoints import save_checkpoint
+from challenge.training.checkpoints import save_checkpoint
 from challenge.errors import UsageError
-from challenge.progress import passed_ids
+from challenge.record.progress import passed_ids
 from challenge.run_requests import learner_file_of, train_request
 from challenge.taskdata import cache_dir_of, prepare_data
-from challenge.workspace import Workspace
+from challenge.record.workspace import Workspace
 from grader.results import TrainOutcome
 from milestones import Milestone, Registry
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from challenge.eventlog import Event
+from challenge.record.eventlog import Event
 
 DEFAULT_IDLE_THRESHOLD_S = 30 * 60
 SWITCHING_EVENTS = {"start", "test", "train", "watch"}

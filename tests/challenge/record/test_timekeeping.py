@@ -1,5 +1,5 @@
-from challenge.eventlog import Event
-from challenge.timekeeping import account
+from challenge.record.eventlog import Event
+from challenge.record.timekeeping import account
 
 T0 = 1_000_000.0
 MIN = 60.0

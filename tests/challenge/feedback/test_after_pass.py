@@ -7,16 +7,16 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from challenge.after_pass import next_milestone
-from challenge.bookkeeping import start_milestone
+from challenge.feedback.after_pass import next_milestone
+from challenge.record.bookkeeping import start_milestone
 from challenge.cli import app
 from challenge.errors import UsageError
-from challenge.eventlog import read_log
-from challenge.grading import TestOutcome as Outcome
+from challenge.record.eventlog import read_log
+from challenge.feedback.grading import TestOutcome as Outcome
 from challenge.output import Output
-from challenge.progress import derive_progress
-from challenge.timekeeping import account
-from challenge.workspace import init_workspace
+from challenge.record.progress import derive_progress
+from challenge.record.timekeeping import account
+from challenge.record.workspace import init_workspace
 from grader.results import RunResult
 from grader.results import TestResult as Result
 from milestones import load_registry

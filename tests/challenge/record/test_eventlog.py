@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from challenge.eventlog import EventLog, read_log
+from challenge.record.eventlog import EventLog, read_log
 
 
 def test_append_and_read_back_in_order(tmp_path, clock):
@@ -67,7 +67,7 @@ def test_torn_last_line_is_reported_and_skipped_then_appends_continue(tmp_path, 
 
 _WRITER = """
 import sys
-from challenge.eventlog import EventLog
+from challenge.record.eventlog import EventLog
 log = EventLog(sys.argv[1])
 for i in range(int(sys.argv[2])):
     log.append("activity", data={"writer": sys.argv[3], "i": i, "pad": "x" * 2000})
@@ -106,7 +106,7 @@ def test_two_processes_appending_concurrently_lose_nothing(tmp_path):
 @pytest.mark.parametrize("command", [("status",), ("hint", "attention"), ("pause",), ("list",)])
 def test_a_command_reads_the_log_once(tmp_path, monkeypatch, command):
     """Each command parses and verifies the log once; its own appends keep that reading current."""
-    from challenge import eventlog
+    from challenge.record import eventlog
     from tests.challenge.test_cli import invoke
 
     assert invoke("init", "--handle", "ada", cwd=tmp_path) == 0

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import yaml
 
-from challenge.bookkeeping import require_started
+from challenge.record.bookkeeping import require_started
 from challenge.errors import UsageError
 from challenge.safe_json import read_json_file
-from challenge.storage import write_json_atomic
-from challenge.workspace import Workspace
+from challenge.record.storage import write_json_atomic
+from challenge.record.workspace import Workspace
 from milestones import Milestone, Registry
 from milestones.schema import Question
 

@@ -9,8 +9,8 @@ import os
 
 import pytest
 
-from challenge.eventlog import EventLog, head_path, read_log
-from challenge.workspace import open_workspace
+from challenge.record.eventlog import EventLog, head_path, read_log
+from challenge.record.workspace import open_workspace
 
 NESTED = b"[" * 100_000 + b"]" * 100_000
 

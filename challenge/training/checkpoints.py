@@ -10,8 +10,8 @@ from pathlib import Path
 
 from challenge.errors import ChallengeError, UsageError
 from challenge.safe_json import load_json, read_json_file
-from challenge.storage import write_atomic, write_json_atomic
-from challenge.workspace import Workspace
+from challenge.record.storage import write_atomic, write_json_atomic
+from challenge.record.workspace import Workspace
 from grader.results import TrainOutcome
 from milestones import Milestone
 
@@ -37,7 +37,7 @@ def save_checkpoint(*, workspace: Workspace, milestone: Milestone, outcome: Trai
         "learner_file_sha256": outcome.learner_file_sha256, "created_at": time.time(),
         "builtins_used": outcome.builtins_used})
     if milestone.training.plot:
-        from challenge.training_plot import plot_curves
+        from challenge.training.plot import plot_curves
 
         plot_curves(outcome.history, milestone.training.plot, title=f"{milestone.id}: training log",
                     output=folder / "curves.png")

@@ -1,6 +1,6 @@
 """The training log of a checkpoint reaches the hidden tests as ``options["training_log"]``."""
 
-from challenge.checkpoints import read_training_log
+from challenge.training.checkpoints import read_training_log
 
 
 def test_records_are_read_in_order_and_bad_lines_skipped(tmp_path):

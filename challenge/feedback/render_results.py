@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rich.panel import Panel
 
-from challenge.failure_groups import FailureGroup, family_title, first_to_fix, group_failures
+from challenge.feedback.failure_groups import FailureGroup, family_title, first_to_fix, group_failures
 from challenge.output import Output, untrusted
 from challenge.report.curves import parse_curve, sparkline, terminal_lines
 from grader.results import RunResult

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from challenge.errors import UsageError
-from challenge.progress import passed_ids
+from challenge.record.progress import passed_ids
 from challenge.run_requests import grade_request, grading_inputs, learner_file_of
-from challenge.storage import write_json_atomic
+from challenge.record.storage import write_json_atomic
 from challenge.taskdata import cache_dir_of
-from challenge.workspace import Workspace
+from challenge.record.workspace import Workspace
 from grader.results import RunResult
 from milestones import Milestone, Registry
 
@@ -66,9 +66,9 @@ def run_tests(*, workspace: Workspace, registry: Registry, milestone: Milestone,
 
 
 def load_results(path: Path):
-    """A saved results document as a RunResult, checked first (``challenge.results_document``): OSError or
+    """A saved results document as a RunResult, checked first (``challenge.feedback.results_document``): OSError or
     UntrustedJSON when it is not one."""
-    from challenge.results_document import read_results
+    from challenge.feedback.results_document import read_results
     from grader.results import RunResult
 
     return RunResult.from_dict(read_results(Path(path)))
