@@ -134,8 +134,8 @@ def _table() -> list[tuple[type[BaseException] | str, Callable[[BaseException], 
         (PermissionError, _permission),
         # named, not imported: the data pipeline imports torch
         ("milestones.tasks.sources.DataUnavailable", _data_unavailable),
-        ("grader.api.Interrupted", _interrupted),
-        ("grader.api.IsolationUnavailable", _isolation_unavailable),
+        ("grader.requests.Interrupted", _interrupted),
+        ("grader.requests.IsolationUnavailable", _isolation_unavailable),
     ]
 
 

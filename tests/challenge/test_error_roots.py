@@ -38,3 +38,13 @@ def test_every_exception_derives_from_its_package_root(package):
     strays = [f"{module}.{name}" for module, name in classes
               if not issubclass(getattr(importlib.import_module(module), name), root)]
     assert not strays, f"derive these from {root.__name__}: {strays}"
+
+
+def test_every_error_the_table_names_by_string_exists():
+    """The table names some errors as strings (to avoid importing torch): each must still be a class there."""
+    from challenge.errors import _table
+
+    for kind, _ in _table():
+        if isinstance(kind, str):
+            module, name = kind.rsplit(".", 1)
+            assert isinstance(getattr(importlib.import_module(module), name, None), type), kind
