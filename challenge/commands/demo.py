@@ -75,7 +75,8 @@ def demo(
 
 def _tell_what_was_not_played(result) -> None:
     """Every milestone the demo did not pass, with why, and the one command that changes it."""
-    from challenge.data import FETCH_COMMAND, IMPORT_COMMAND, describe_missing
+    from challenge.data import describe_missing
+    from challenge.errors import FETCH_COMMAND, IMPORT_COMMAND
     from challenge.demo import FAST_SKIP
 
     for milestone, problem in result.failed.items():
