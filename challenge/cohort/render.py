@@ -3,7 +3,7 @@ Markdown or HTML; and as one JSON document.
 
 The sections are built once (``sections``) and shared by every output; the
 ones `challenge cohort compare` also shows come from
-``challenge.bundle.render``. Every cell may come from a learner's bundle: the
+``challenge.cohort.bundle_tables``. Every cell may come from a learner's bundle: the
 terminal escapes rich markup, Markdown and HTML escape HTML, and control
 characters are removed everywhere (``challenge.output.plain``).
 
@@ -17,7 +17,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from challenge.bundle.render import cohort_learner_rows, cohort_milestone_rows, cohort_similarity_rows
+from challenge.cohort.bundle_tables import cohort_learner_rows, cohort_milestone_rows, cohort_similarity_rows
 from challenge.cohort.merge import TIMING_CLASSES, BundleRow, MergedCohort
 from challenge.report.cells import MISSING, hours_spread, html_text, md_inline, md_table
 from challenge.report.cells import percent as _pct

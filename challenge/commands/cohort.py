@@ -71,7 +71,7 @@ def compare(
       challenge cohort compare bundles/*.zip --format md --output cohort.md
     """
     from challenge.cohort.bundles import load_cohort
-    from challenge.bundle.render import cohort_markdown, cohort_tables
+    from challenge.cohort.bundle_tables import cohort_markdown, cohort_tables
     from challenge.errors import UsageError
     from challenge.record.storage import write_atomic
     from milestones import load_registry
