@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from challenge.grading import TestOutcome
+    from challenge.feedback.grading import TestOutcome
     from challenge.report.model import Report
     from challenge.status import StatusSnapshot
-    from challenge.training import TrainResult
+    from challenge.training.run import TrainResult
 
 __all__ = ["report", "status", "test", "train"]
 
@@ -48,7 +48,7 @@ def test(milestone: str, *, workspace: str | Path | None = None, seed: int | Non
     ``seed``: the shapes and values of an earlier run; ``confidence``: how sure you are that it passes (0-1),
     recorded before it runs.
     """
-    from challenge.grading import record_confidence, run_tests, sandbox_for_tests
+    from challenge.feedback.grading import record_confidence, run_tests, sandbox_for_tests
     from challenge.run_requests import learner_file_of
 
     with sandbox_for_tests() as warm:  # the sandbox imports torch while this process reads the workspace
@@ -68,18 +68,18 @@ def train(milestone: str, *, workspace: str | Path | None = None, budget_s: floa
     loop and keeps the model; a second abandons the run.
     """
     from challenge.output import out
-    from challenge.training import cache_dir_of, prepare_data, require_training, train_milestone
-    from challenge.training_bar import training_bar
+    from challenge.run_requests import training_budget
+    from challenge.training.bar import training_bar
+    from challenge.training.run import cache_dir_of, prepare_data, train_milestone
 
     ctx = _context(workspace)
     m = ctx.milestone(milestone)
-    require_training(m)
+    budget = training_budget(m, asked=budget_s)  # decided once, as `challenge train` decides it
     task = prepare_data(m, cache_dir=cache_dir_of(ctx.workspace))
-    common = dict(workspace=ctx.workspace, registry=ctx.registry, milestone=m, budget_s=budget_s, device=device,
+    common = dict(workspace=ctx.workspace, registry=ctx.registry, milestone=m, budget_s=budget, device=device,
                   seed=seed, task=task)
     if not progress:
         return train_milestone(**common)
-    budget = budget_s if budget_s is not None else m.training.default_budget_s
     with training_bar(out.console, label=f"training {m.id}", budget_s=budget) as bar:
         return train_milestone(**common, on_progress=bar.on_progress, on_stop_requested=bar.on_stop_requested)
 

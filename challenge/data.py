@@ -18,16 +18,14 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from challenge.errors import ChallengeError, UsageError
-from challenge.storage import fsync_dir, write_atomic
+from challenge.errors import IMPORT_COMMAND, ChallengeError, UsageError
+from challenge.record.storage import fsync_dir, write_atomic
 from challenge.taskdata import task_name
 from milestones import Milestone, Registry
 from milestones.corpora import (DATA_DIR_ENV, RT_POLARITY, SOURCES, TASK_CORPUS, DataFileError, FolderCheck, Place,
                                 Source, ag_news_csv, cache_folder, check_source_folder, find_local, has_files,
                                 hub_available, polarity_text, search_places)
 
-FETCH_COMMAND = "challenge data fetch"
-IMPORT_COMMAND = "challenge data import DIR"
 LAYOUT = ("rt-polarity/rt-polarity.pos, rt-polarity/rt-polarity.neg (one sentence per line) and "
           "ag_news/train.csv, ag_news/test.csv (no header: class 1-4, title, description)")
 
@@ -138,10 +136,6 @@ def missing_data(*, registry: Registry, milestones: list[Milestone]) -> list[Mis
 def describe_missing(missing: list[MissingData]) -> str:
     """'classifier (rt_polarity data), bert and gpt (ag_news data)'."""
     return ", ".join(f"{' and '.join(m.milestones)} ({m.corpus} data)" for m in missing)
-
-
-FIX_HINT = (f"Fix: {FETCH_COMMAND}  (downloads them once; needs the internet). Offline: {IMPORT_COMMAND} "
-            "with a copy in the original formats. `challenge data status` shows what is where.")
 
 
 # --- fetch ----------------------------------------------------------------------------------------

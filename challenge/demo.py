@@ -20,15 +20,20 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from challenge.bookkeeping import pause_clock, resume_clock, start_milestone, take_hint
-from challenge.data import FETCH_COMMAND, IMPORT_COMMAND, MissingData, describe_missing, missing_data
+from challenge.record.bookkeeping import pause_clock, resume_clock, start_milestone, take_hint
+from challenge.data import MissingData, describe_missing, missing_data
+from challenge.errors import FETCH_COMMAND, IMPORT_COMMAND
 from challenge.errors import ChallengeError
-from challenge.grading import record_confidence, run_tests
-from challenge.reflection import parse_answers, reflection_questions, record_reflection
-from challenge.workspace import Workspace, init_workspace
+from challenge.feedback.grading import record_confidence, run_tests
+from challenge.record.reflection import parse_answers, reflection_questions, record_reflection
+from challenge.record.workspace import Workspace, init_workspace
 from milestones import Milestone, Registry
 from milestones.mutants import mutant_source
+
+if TYPE_CHECKING:
+    from challenge.bundle.verify import Verification
 
 HOUR = 3600.0
 
@@ -75,12 +80,12 @@ class DemoResult:
     failed: dict[str, str] = field(default_factory=dict)  # milestone id -> what went wrong
     missing: list[MissingData] = field(default_factory=list)  # training data not on this machine nor the hub
     bundle: Path | None = None
-    verification: object | None = None
+    verification: Verification | None = None
     report_files: list[Path] | None = None
 
 
 Say = Callable[[str], None]
-# (label, budget_s) -> a context manager yielding the bar's callbacks (see challenge.training_bar)
+# (label, budget_s) -> a context manager yielding the bar's callbacks (see challenge.training.bar)
 Bar = Callable[[str, float], AbstractContextManager]
 FAST_SKIP = "skipped in the fast demo"
 COPY_WHY = "that is the copy check working, as it would on a learner who pasted them"
@@ -135,7 +140,7 @@ def run_demo(*, folder: Path, registry: Registry, full: bool, say: Say, show_res
 
 
 def _no_bar(label: str, budget_s: float) -> AbstractContextManager:
-    from challenge.training_bar import TrainingBar
+    from challenge.training.bar import TrainingBar
 
     return nullcontext(TrainingBar(lambda info: None, lambda: None))
 
@@ -191,9 +196,10 @@ def _play(scene: Scene, milestone: Milestone, workspace: Workspace, registry: Re
 def _train(milestone: Milestone, workspace: Workspace, registry: Registry, clock: SimulatedClock, say: Say,
            bar: Bar) -> str | None:
     """Train the reference with a progress bar; None when it trained, else why it did not."""
-    from challenge.training import cache_dir_of, prepare_data, train_milestone
+    from challenge.run_requests import training_budget
+    from challenge.training.run import cache_dir_of, prepare_data, train_milestone
 
-    budget = milestone.training.check_budget_s
+    budget = training_budget(milestone, use="check")
     say(f"    trains the reference for {budget:g} CPU s on the harness's data (real training, in the sandbox):")
     try:
         task = prepare_data(milestone, cache_dir=cache_dir_of(workspace))

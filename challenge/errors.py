@@ -11,6 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 
+FETCH_COMMAND = "challenge data fetch"
+IMPORT_COMMAND = "challenge data import DIR"
+# The hint of every "no data" error (here, with the table, so that the data modules and this one import one way).
+FIX_HINT = (f"Fix: {FETCH_COMMAND}  (downloads them once; needs the internet). Offline: {IMPORT_COMMAND} "
+            "with a copy in the original formats. `challenge data status` shows what is where.")
+
+
 class ChallengeError(Exception):
     """A user-facing error with a hint saying what to do next."""
 
@@ -45,7 +52,7 @@ class LogCorrupted(ChallengeError):
 
 
 class LogLoss(ChallengeError):
-    """Events are missing from the end of the log, or the log was deleted (see ``challenge.eventlog``)."""
+    """Events are missing from the end of the log, or the log was deleted (see ``challenge.record.eventlog``)."""
 
 
 @dataclass(frozen=True)
@@ -95,8 +102,6 @@ def _permission(error) -> UserMessage:
 
 
 def _data_unavailable(error) -> UserMessage:
-    from challenge.data import FIX_HINT
-
     return UserMessage(f"The training data is not available: {error}", FIX_HINT, 1)
 
 
@@ -129,8 +134,8 @@ def _table() -> list[tuple[type[BaseException] | str, Callable[[BaseException], 
         (PermissionError, _permission),
         # named, not imported: the data pipeline imports torch
         ("milestones.tasks.sources.DataUnavailable", _data_unavailable),
-        ("grader.api.Interrupted", _interrupted),
-        ("grader.api.IsolationUnavailable", _isolation_unavailable),
+        ("grader.requests.Interrupted", _interrupted),
+        ("grader.requests.IsolationUnavailable", _isolation_unavailable),
     ]
 
 

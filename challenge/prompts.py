@@ -17,7 +17,7 @@ from typing import TypeVar
 
 import typer
 
-from challenge.durations import parse_duration
+from challenge.record.durations import parse_duration
 from challenge.output import out
 
 T = TypeVar("T")

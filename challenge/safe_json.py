@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from challenge.errors import ChallengeError
+
 MAX_DEPTH = 64  # the harness never writes more than ~6 levels
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 
@@ -35,7 +37,7 @@ _STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 M = TypeVar("M", bound=BaseModel)
 
 
-class UntrustedJSON(ValueError):
+class UntrustedJSON(ChallengeError, ValueError):
     """The document is too large, too deep, not JSON, or not the expected shape."""
 
     def __init__(self, reason: str):

@@ -7,10 +7,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from challenge.eventlog import LogReading
-from challenge.progress import derive_progress
-from challenge.timekeeping import account
-from challenge.workspace import Workspace
+from challenge.record.eventlog import LogReading
+from challenge.record.progress import derive_progress
+from challenge.record.timekeeping import account
+from challenge.record.workspace import Workspace
 from milestones import Registry
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from challenge.errors import ChallengeError, UsageError
-from challenge.workspace import Workspace
+from challenge.errors import FIX_HINT, ChallengeError, UsageError
+from challenge.record.workspace import Workspace
 from milestones import Milestone
 
 
@@ -26,8 +26,6 @@ def prepare_data(milestone: Milestone, *, cache_dir: Path):
     try:
         return prepare_task(name, data_dir=None, cache_dir=cache_dir)
     except DataUnavailable as error:
-        from challenge.data import FIX_HINT
-
         raise ChallengeError(f"'{milestone.id}' has no data to work with. {error}", FIX_HINT) from None
 
 

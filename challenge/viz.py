@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from challenge.errors import ChallengeError, UsageError
-from challenge.checkpoints import latest_checkpoint, load_checkpoint, require_same_data
+from challenge.training.checkpoints import latest_checkpoint, load_checkpoint, require_same_data
 from challenge.run_requests import budgets_of, learner_file_of
 from challenge.taskdata import cache_dir_of, prepare_data, task_name
-from challenge.workspace import Workspace
+from challenge.record.workspace import Workspace
 from milestones import Milestone, Registry
 
 PNG_NAME, HTML_NAME = "attention.png", "attention.html"
@@ -271,7 +271,7 @@ attends to; a row sums to 1, and a causal model leaves everything above the diag
 
 
 def write_outputs(patterns: Patterns, *, output_dir: Path, title: str) -> tuple[Path, Path]:
-    from challenge.storage import write_atomic
+    from challenge.record.storage import write_atomic
 
     output_dir.mkdir(parents=True, exist_ok=True)
     png, page = output_dir / PNG_NAME, output_dir / HTML_NAME

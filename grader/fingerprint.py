@@ -3,7 +3,8 @@
 A milestone's fingerprint covers every input of its verdict that the hidden
 tests read: the milestone's folder under ``grader/hidden/``, the shared pytest
 configuration there, the whole judge package (``grader/judge/``) and the wire
-format the tests' values cross (``grader/protocol.py``). Hidden tests and judge
+format the tests' values cross (``grader/protocol.py``) and the types the judge
+shares with the engine (``SHARED_TYPES``: messages, source, requests, the error root). Hidden tests and judge
 modules import nothing else from the grader, which a test checks, so nothing
 that can change a verdict is left out by hand.
 """
@@ -17,6 +18,8 @@ GRADER_DIR = Path(__file__).resolve().parent
 HIDDEN_DIR = GRADER_DIR / "hidden"
 JUDGE_DIR = GRADER_DIR / "judge"
 WIRE_FORMAT = GRADER_DIR / "protocol.py"
+# The types the judge shares with the engine: its messages, the learner's source, the requests, the error root.
+SHARED_TYPES = tuple(GRADER_DIR / name for name in ("messages.py", "source.py", "requests.py", "errors.py"))
 
 
 def _files(folder: Path) -> list[Path]:
@@ -30,6 +33,7 @@ def verdict_inputs(folder: Path) -> list[tuple[str, Path]]:
     files += [(f"hidden/{p.name}", p) for p in sorted(HIDDEN_DIR.glob("*")) if p.is_file()]
     files += [(f"judge/{p.relative_to(JUDGE_DIR)}", p) for p in _files(JUDGE_DIR)]
     files.append(("protocol.py", WIRE_FORMAT))
+    files += [(path.name, path) for path in SHARED_TYPES]
     return files
 
 

@@ -4,7 +4,8 @@ A message is a JSON header plus an optional safetensors blob, each
 length-prefixed. Values are JSON with tensors replaced by ``{"__tensor__": name}``
 references into the blob. Decoding never executes code: JSON and safetensors
 only. Anything else a learner returns arrives as ``Unsupported(type_name)``, so
-an object with a lying ``__eq__`` can never reach a comparison.
+an object with a lying ``__eq__`` can never reach a comparison. What a message
+holds (its fields and their types) is ``grader.messages``.
 """
 
 from __future__ import annotations
@@ -19,13 +20,11 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from grader.messages import ProtocolError
+
 MAX_HEADER = 4 * 1024 * 1024  # JSON of plain values; tensors travel in the blob
 MAX_BLOB = 2 * 1024 * 1024 * 1024  # the protocol's own ceiling; readers pass the size they expect
 _PREFIX = struct.Struct(">IQ")
-
-
-class ProtocolError(Exception):
-    """The other side sent something that is not a valid message."""
 
 
 @dataclass(frozen=True)

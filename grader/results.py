@@ -4,7 +4,7 @@ Modelled on exercism's test-runner v3 (per test ``name``, ``status``,
 ``message``, ``output`` capped at 500 characters) with what a calibration
 harness adds: duration, hint, grader version, hidden-test hash, sandbox mode,
 device, seed, built-ins used, metrics and examples for training milestones.
-Rendering lives elsewhere (``challenge.render_results``).
+Rendering lives elsewhere (``challenge.feedback.render_results``).
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ class TrainOutcome:
     message: str = ""
     hint: str = ""
     state: dict[str, Any] = field(default_factory=dict)  # name -> tensor
-    history: list[dict] = field(default_factory=list)  # the learner's task.log records (a claim)
+    history: list[dict[str, Any]] = field(default_factory=list)  # the learner's task.log records (a claim)
     stopped_by: str = ""  # finished | budget | stopped (Ctrl-C) | interrupted (loop ignored should_stop)
     elapsed_s: float = 0.0  # wall time of the training loop
     cpu_s: float = 0.0  # CPU time the worker used in the loop: what the budget counts
@@ -110,8 +110,9 @@ class TrainOutcome:
     tokens_seen: int = 0
     builtins_used: list[str] = field(default_factory=list)
     forbidden_used: list[str] = field(default_factory=list)
-    sandbox: dict = field(default_factory=dict)
+    sandbox: dict[str, Any] = field(default_factory=dict)
     output: str = ""
+    learner_file_sha256: str = ""  # of the bytes that trained (read once, before the run)
 
 
 def overall_status(tests: list[TestResult]) -> str:

@@ -27,6 +27,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from milestones.errors import MilestonesError
+
 DATA_DIR_ENV = "CHALLENGE_DATA_DIR"
 CACHE_DIR_ENV = "CHALLENGE_DATA_CACHE"
 HUB_PROBE_TIMEOUT_S = 1.2  # the hub answers a HEAD in ~0.3 s; offline, nobody should wait longer
@@ -77,7 +79,7 @@ TASK_CORPUS: dict[str, str | None] = {
 }
 
 
-class DataFileError(ValueError):
+class DataFileError(MilestonesError, ValueError):
     """A data folder or file cannot be used as given; the message names it (and the line)."""
 
 

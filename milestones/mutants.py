@@ -30,13 +30,14 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from milestones.errors import MilestonesError
 from milestones.registry import read_yaml_mapping
 from milestones.schema import MilestoneFormatError, _Strict, describe_validation_error
 
 CATALOGUE_FILE = "mutants.yaml"
 
 
-class StaleMutant(Exception):
+class StaleMutant(MilestonesError):
     """A mutant whose edits no longer apply to the reference."""
 
     def __init__(self, name: str, problems: list[str]):
@@ -58,13 +59,12 @@ class Edit(_Strict):
         return value
 
 
-class Mutant(_Strict):
+class EditedReference(_Strict):
+    """A variant of reference.py written as its edits: a mutant (wrong) or an alternative (valid)."""
+
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Short name, unique in the catalogue.")
-    description: str = Field(min_length=1, description="One line: what is wrong.")
-    expect: str = Field(min_length=1, description="Text that a failing test's message or hint must contain "
-                                                  "(case-insensitive): the grader names the mistake.")
-    check_budget_s: float | None = Field(None, gt=0, description="Training milestones: seconds of training "
-                                                                 "before grading, instead of dev check's default.")
+    description: str = Field(min_length=1, description="One line: what is wrong (a mutant) or what differs (an "
+                                                       "alternative).")
     edits: list[Edit] = Field(min_length=1, description="The change(s) to reference.py.")
 
     @field_validator("description")
@@ -102,16 +102,30 @@ class Mutant(_Strict):
         return "\n".join(lines)
 
 
+class Mutant(EditedReference):
+    expect: str = Field(min_length=1, description="Text that a failing test's message or hint must contain "
+                                                  "(case-insensitive): the grader names the mistake.")
+    check_budget_s: float | None = Field(None, gt=0, description="Training milestones: seconds of training "
+                                                                 "before grading, instead of dev check's default.")
+
+
+class AlternativeEdit(EditedReference):
+    """A valid solution that differs from the reference in one place or a few: kept as edits, like a mutant, so
+    that it follows the reference (a copy would drift) and a reader sees the whole difference."""
+
+
 class MutantCatalogue(_Strict):
     format_version: int = Field(description="Schema version of this file.")
     mutants: list[Mutant] = Field(default_factory=list)
+    alternatives: list[AlternativeEdit] = Field(default_factory=list, description="Alternatives written as edits "
+                                                "of reference.py (whole other solutions live in alternatives/).")
 
     @model_validator(mode="after")
     def _unique_names(self) -> "MutantCatalogue":
-        names = [m.name for m in self.mutants]
+        names = [m.name for m in [*self.mutants, *self.alternatives]]
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
-            raise ValueError(f"mutant names must be unique; repeated: {twice}")
+            raise ValueError(f"mutant and alternative names must be unique; repeated: {twice}")
         return self
 
     def get(self, name: str) -> Mutant:

@@ -13,6 +13,7 @@ from typing import TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from milestones.errors import MilestonesError
 from milestones.schema import (
     FORMAT_VERSION,
     Groups,
@@ -27,7 +28,7 @@ _FOLDER = re.compile(r"^(\d\d)_([a-z][a-z0-9_]*)$")
 Model = TypeVar("Model", bound=BaseModel)
 
 
-class UnknownMilestone(LookupError):
+class UnknownMilestone(MilestonesError, LookupError):
     def __init__(self, name: str, suggestions: list[str], known: list[str]):
         self.name = name
         self.suggestions = suggestions

@@ -12,10 +12,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from milestones.errors import MilestonesError
+
 FORMAT_VERSION = 1
 
 
-class MilestoneFormatError(Exception):
+class MilestoneFormatError(MilestonesError):
     """A milestone data file is missing, malformed or from a newer harness."""
 
     def __init__(self, path: Path, problems: list[str], *, newer: bool = False):
@@ -158,6 +160,9 @@ class Milestone(_Strict):
     grading: Grading = Field(default_factory=Grading)
     training: Training | None = Field(None, description="Present for milestones the learner trains.")
     bonus: bool = Field(False, description="Bonus milestones are extra evidence, never required.")
+    draft: bool = Field(False, description="Still being written (`challenge dev new` sets it): `dev check` warns "
+                                           "where the catalogue is below its minimums instead of failing. Remove it "
+                                           "once the catalogue is complete.")
 
     # Filled in by the loader, not by the yaml.
     folder: str = Field("", description="Folder name, e.g. 01_attention.")

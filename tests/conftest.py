@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from challenge.workspace import init_workspace
+from challenge.record.workspace import init_workspace
 from tests.data_sets import FIXTURE_DATA, need_real_data
 
 REPO = Path(__file__).resolve().parents[1]

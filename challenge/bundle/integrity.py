@@ -26,10 +26,10 @@ from pathlib import Path
 from challenge.bundle.errors import BundleInvalid, Problem
 from challenge.bundle.extract import Limits, extract_bundle
 from challenge.bundle.manifest import MANIFEST_NAME, WORKSPACE_DIR, Manifest, ManifestError, sha256_bytes
-from challenge.eventlog import LogReading, read_log
-from challenge.results_document import read_results
+from challenge.record.eventlog import LogReading, read_log
+from challenge.feedback.results_document import read_results
 from challenge.safe_json import UntrustedJSON, read_json_file
-from challenge.workspace import CONFIG_NAME, LOG_NAME, read_config
+from challenge.record.workspace import CONFIG_NAME, LOG_NAME, read_config
 
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 LOG_PATH = f"{WORKSPACE_DIR}/{LOG_NAME}"

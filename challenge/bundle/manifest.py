@@ -26,9 +26,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from challenge.events import MILESTONE_ID, SHA256
+from challenge.errors import ChallengeError
+from challenge.record.events import MILESTONE_ID, SHA256
 from challenge.safe_json import UntrustedJSON, validate
-from challenge.workspace import HANDLE_PATTERN
+from challenge.record.workspace import HANDLE_PATTERN
 
 SCHEMA = "challenge-bundle"
 SCHEMA_VERSION = 1
@@ -43,7 +44,7 @@ BundlePath = Annotated[str, Field(max_length=400)]
 Version = Annotated[str, Field(max_length=64)]
 
 
-class ManifestError(ValueError):
+class ManifestError(ChallengeError, ValueError):
     """The manifest is not a bundle manifest this harness understands."""
 
 

@@ -25,13 +25,13 @@ from challenge.bundle.manifest import (
     MANIFEST_NAME, README_NAME, REPORT_DIR, WORKSPACE_DIR, Manifest, ManifestBuilder, MilestoneEntry,
 )
 from challenge.errors import ChallengeError, LogCorrupted, LogLoss, UsageError
-from challenge.eventlog import LogReading, read_log
-from challenge.progress import MilestoneProgress, derive_progress
-from challenge.results_document import read_results
+from challenge.record.eventlog import LogReading, read_log
+from challenge.record.progress import MilestoneProgress, derive_progress
+from challenge.feedback.results_document import read_results
 from challenge.safe_json import read_json_file
-from challenge.storage import fsync_dir
-from challenge.checkpoints import CHECKPOINTS, LATEST, latest_checkpoint
-from challenge.workspace import CONFIG_NAME, LOG_NAME, Workspace
+from challenge.record.storage import fsync_dir
+from challenge.training.checkpoints import CHECKPOINTS, LATEST, latest_checkpoint
+from challenge.record.workspace import CONFIG_NAME, LOG_NAME, Workspace
 from milestones import Milestone, Registry
 
 SUFFIX = ".challenge.zip"

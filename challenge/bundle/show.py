@@ -8,15 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from challenge.bundle.extract import Limits
 from challenge.bundle.integrity import open_bundle
 from milestones import Registry
 
+if TYPE_CHECKING:
+    from challenge.report.model import Report
+
 
 @dataclass(frozen=True)
 class Shown:
-    report: object  # challenge.report.Report
+    report: Report
     handle: str
     created_at: float
     warnings: list[str]

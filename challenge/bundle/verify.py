@@ -31,12 +31,12 @@ from challenge.bundle.errors import IsolationUnavailable, Problem
 from challenge.bundle.extract import Limits
 from challenge.bundle.integrity import OpenedBundle, open_bundle
 from challenge.errors import ChallengeError
-from challenge.failure_groups import group_failures
-from challenge.progress import MilestoneProgress, derive_progress
-from challenge.results_document import read_results
+from challenge.feedback.failure_groups import group_failures
+from challenge.record.progress import MilestoneProgress, derive_progress
+from challenge.feedback.results_document import read_results
 from challenge.safe_json import read_json_file
-from challenge.timekeeping import account
-from challenge.workspace import CONFIG_NAME, read_config
+from challenge.record.timekeeping import account
+from challenge.record.workspace import CONFIG_NAME, read_config
 from milestones import Milestone, Registry
 
 
@@ -306,14 +306,14 @@ def _note_changed_code(opened: OpenedBundle, check: MilestoneVerification, learn
 
 def _retrain(milestone: Milestone, learner: Path, opened: OpenedBundle, registry: Registry, passed: set[str],
              options: VerifyOptions, scratch: Path, check: MilestoneVerification) -> str:
-    from challenge.checkpoints import latest_checkpoint
-    from challenge.run_requests import train_request
+    from challenge.training.checkpoints import latest_checkpoint
+    from challenge.run_requests import train_request, training_budget
     from challenge.taskdata import prepare_data
     from grader import api
 
     shipped = latest_checkpoint(opened.workspace / milestone.folder)
     config = _read_json(shipped / "config.json") if shipped else {}
-    budget = min(float(config.get("budget_s") or milestone.training.default_budget_s), milestone.training.max_budget_s)
+    budget = training_budget(milestone, asked=config.get("budget_s"), use="recorded")
     try:
         task = prepare_data(milestone, cache_dir=scratch / "cache")
     except Exception as error:  # noqa: BLE001 - DataUnavailable and friends, named in the note

@@ -4,9 +4,9 @@
 - ``documents``  one results document per bundle, the grader fingerprint, resuming
 - ``job``        one verification, in its own process (``python -m challenge.cohort.job``)
 - ``run``        the scheduler: N jobs at a time, the output folder's lock, skipping what is done
-- ``merge``      the shards' documents into the cohort report (reusing ``challenge.bundle.cohort``)
+- ``merge``      the shards' documents into the cohort report (reusing ``challenge.cohort.bundles``)
 - ``render``     that report as terminal tables, Markdown, HTML and JSON
 
 `challenge cohort compare` (the learners' own reports, nothing run) lives in
-``challenge.bundle.cohort``; the commands are in ``challenge.commands.cohort``.
+``challenge.cohort.bundles``; the commands are in ``challenge.commands.cohort``.
 """

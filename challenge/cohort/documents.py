@@ -23,11 +23,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from challenge.bundle.cohort import Learner, LearnerMilestone
+from challenge.cohort.bundles import Learner, LearnerMilestone
 from challenge.bundle.verify import VerifyOptions
-from challenge.events import SHA256
+from challenge.record.events import SHA256
 from challenge.safe_json import UntrustedJSON, read_json_file, validate
-from challenge.storage import write_json_atomic
+from challenge.record.storage import write_json_atomic
 from milestones import Registry
 
 SCHEMA = "challenge-cohort-result"
@@ -66,7 +66,7 @@ class Fingerprint(_Model):
 
 
 class ClaimedMilestone(_Model):
-    """``challenge.bundle.cohort.LearnerMilestone``, as read back from a document."""
+    """``challenge.cohort.bundles.LearnerMilestone``, as read back from a document."""
 
     status: Annotated[str, Field(max_length=40)]
     active_s: Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -79,7 +79,7 @@ class ClaimedMilestone(_Model):
 
 
 class Claims(_Model):
-    """The learner's own record (``challenge.bundle.cohort.Learner``) without the cohort's label."""
+    """The learner's own record (``challenge.cohort.bundles.Learner``) without the cohort's label."""
 
     handle: Annotated[str, Field(max_length=200)]
     brier: float | None

@@ -36,7 +36,7 @@ REASON_LIMIT = 1000
 def verify_one(*, source: Path, registry: "Registry", options: "VerifyOptions | None" = None,
                isolation: Callable[[], str | None] | None = None) -> dict[str, Any]:
     """Verify one bundle; the payload for its results document (never raises for a bad bundle)."""
-    from challenge.bundle.cohort import read_learner
+    from challenge.cohort.bundles import read_learner
     from challenge.bundle.errors import IsolationUnavailable
     from challenge.bundle.verify import VerifyOptions, isolation_problem, verify_bundle
     from challenge.cohort.documents import Claims
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     die_with_parent(args.parent_pid)
 
     from challenge.bundle.verify import VerifyOptions
-    from challenge.storage import write_json_atomic
+    from challenge.record.storage import write_json_atomic
     from milestones import load_registry
 
     options = VerifyOptions(retrain=args.retrain, allow_unisolated=args.allow_unisolated, seed=args.seed)

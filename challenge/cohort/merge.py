@@ -6,7 +6,7 @@ shards that overlap, count once. When two documents of one bundle differ (two
 graders, or one run that failed and one that finished), a final outcome wins
 over a retry-able one, then the later verification; the report says so.
 
-The cohort statistics are ``challenge.bundle.cohort``'s (what `challenge
+The cohort statistics are ``challenge.cohort.bundles``'s (what `challenge
 cohort compare` shows: per milestone, where each learner falls, similar code),
 built from the claims and code kept in the documents; this module adds what
 only verification knows (claimed against verified, per learner and per
@@ -25,7 +25,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from challenge.bundle.cohort import Cohort, Learner, Spread, assemble, spread, unique_labels
+from challenge.cohort.bundles import Cohort, Learner, Spread, assemble, spread, unique_labels
 from challenge.cohort.documents import Fingerprint, ResultDocument, read_document, result_files
 from challenge.errors import UsageError
 from challenge.report.verdict import FASTER, OVER, ROUGHLY, WITHIN, timing_class

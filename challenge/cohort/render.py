@@ -3,7 +3,7 @@ Markdown or HTML; and as one JSON document.
 
 The sections are built once (``sections``) and shared by every output; the
 ones `challenge cohort compare` also shows come from
-``challenge.bundle.render``. Every cell may come from a learner's bundle: the
+``challenge.cohort.bundle_tables``. Every cell may come from a learner's bundle: the
 terminal escapes rich markup, Markdown and HTML escape HTML, and control
 characters are removed everywhere (``challenge.output.plain``).
 
@@ -13,16 +13,14 @@ the same documents merge into the same bytes.
 
 from __future__ import annotations
 
-import html
 import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from challenge.bundle.render import (
-    MISSING, cohort_learner_rows, cohort_milestone_rows, cohort_similarity_rows, md_table,
-)
+from challenge.cohort.bundle_tables import cohort_learner_rows, cohort_milestone_rows, cohort_similarity_rows
 from challenge.cohort.merge import TIMING_CLASSES, BundleRow, MergedCohort
-from challenge.output import plain
+from challenge.report.cells import MISSING, hours_spread, html_text, md_inline, md_table
+from challenge.report.cells import percent as _pct
 from challenge.similarity import THRESHOLD
 
 SCHEMA = "challenge-cohort-report"
@@ -77,11 +75,7 @@ def target_rows(merged: MergedCohort) -> tuple[list[str], list[list[str]]]:
 
 
 def _hours(s) -> str:
-    return f"{s.median:.1f} h ({s.q1:.1f}-{s.q3:.1f})" if s else MISSING
-
-
-def _pct(value: float | None) -> str:
-    return f"{value:.0%}" if value is not None else MISSING
+    return hours_spread(s.median * 3600, s.q1 * 3600, s.q3 * 3600) if s else MISSING
 
 
 def calibration_rows(merged: MergedCohort) -> tuple[list[str], list[list[str]]]:
@@ -127,23 +121,17 @@ def sections(merged: MergedCohort) -> list[Section]:
 
 
 def render_markdown(merged: MergedCohort) -> str:
-    lines = [f"# Cohort report: {len(merged.rows)} bundles verified", "", _md_text(headline(merged)), ""]
+    lines = [f"# Cohort report: {len(merged.rows)} bundles verified", "", md_inline(headline(merged)), ""]
     for section in sections(merged):
         lines += [f"## {section.title}", ""]
         if section.note:
-            lines += [_md_text(section.note), ""]
+            lines += [md_inline(section.note), ""]
         lines += md_table(section.headers, section.rows) + [""]
     return "\n".join(lines)
 
 
-def _md_text(text: str) -> str:
-    return html.escape(plain(text), quote=False)
-
-
 def render_html(merged: MergedCohort) -> str:
-    def esc(text: str) -> str:
-        return html.escape(plain(text))
-
+    esc = html_text
     parts = ["<!doctype html>", "<html lang=\"en\"><head><meta charset=\"utf-8\">",
              f"<title>Cohort report: {len(merged.rows)} bundles</title>", f"<style>{_CSS}</style></head><body>",
              f"<h1>Cohort report: {len(merged.rows)} bundles verified</h1>", f"<p>{esc(headline(merged))}</p>"]

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.syntax import Syntax
 
-from challenge.bookkeeping import offer_next_hint, plan_peek, progress_of, record_peek, take_hint
+from challenge.record.bookkeeping import offer_next_hint, plan_peek, progress_of, record_peek, take_hint
 from challenge.commands.context import open_context
 from challenge.commands.options import MilestoneArg, WorkspaceOpt
 from challenge.errors import UsageError

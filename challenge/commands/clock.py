@@ -6,13 +6,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from challenge.bookkeeping import log_time as log_time_action
-from challenge.bookkeeping import (
+from challenge.record.bookkeeping import log_time as log_time_action
+from challenge.record.bookkeeping import (
     pause_clock, progress_of, record_predictions, require_started, resume_clock, start_milestone,
 )
 from challenge.commands.context import Context, open_context
 from challenge.commands.options import MilestoneArg, WorkspaceOpt
-from challenge.durations import format_duration, parse_duration
+from challenge.record.durations import format_duration, parse_duration
 from challenge.errors import UsageError
 from challenge.output import out
 from challenge.prompts import ask, read_chance, read_hours

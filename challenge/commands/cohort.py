@@ -69,10 +69,10 @@ def compare(
       challenge cohort compare bundles/*.challenge.zip
       challenge cohort compare bundles/*.zip --format md --output cohort.md
     """
-    from challenge.bundle.cohort import load_cohort
-    from challenge.bundle.render import cohort_markdown, cohort_tables
+    from challenge.cohort.bundles import load_cohort
+    from challenge.cohort.bundle_tables import cohort_markdown, cohort_tables
     from challenge.errors import UsageError
-    from challenge.storage import write_atomic
+    from challenge.record.storage import write_atomic
     from milestones import load_registry
 
     found = load_cohort(sources=bundles, registry=load_registry())
@@ -183,7 +183,7 @@ def merge(
     """
     from challenge.cohort.merge import merge_results
     from challenge.cohort.render import render_html, render_json, render_markdown, section_tables
-    from challenge.storage import write_atomic
+    from challenge.record.storage import write_atomic
     from milestones import load_registry
 
     merged = merge_results(folders=folders, registry=load_registry())

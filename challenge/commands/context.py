@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from challenge.bookkeeping import record_edits
-from challenge.workspace import Workspace, find_workspace
+from challenge.record.bookkeeping import record_edits
+from challenge.record.workspace import Workspace, find_workspace
 from milestones import Milestone, Registry, load_registry
 
 

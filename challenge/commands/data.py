@@ -10,7 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from challenge.commands.options import JsonOpt
-from challenge.data import FETCH_COMMAND, IMPORT_COMMAND, Installed, data_status, fetch_data, import_data
+from challenge.data import Installed, data_status, fetch_data, import_data
+from challenge.errors import FETCH_COMMAND, IMPORT_COMMAND
 from challenge.output import out
 from milestones import load_registry
 from milestones.corpora import CACHE_DIR_ENV, DATA_DIR_ENV

@@ -36,10 +36,10 @@ def demo(
     """
     from challenge.bundle.render import verification_table
     from challenge.demo import finish_demo, flagged_as_copies, run_demo
-    from challenge.render_results import render_summary
+    from challenge.feedback.render_results import render_summary
     from challenge.report import build_report
     from challenge.report.render_terminal import render_terminal
-    from challenge.training_bar import training_bar
+    from challenge.training.bar import training_bar
 
     registry = load_registry()
     target = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="challenge-demo-"))
@@ -77,7 +77,8 @@ def demo(
 
 def _tell_what_was_not_played(result) -> None:
     """Every milestone the demo did not pass, with why, and the one command that changes it."""
-    from challenge.data import FETCH_COMMAND, IMPORT_COMMAND, describe_missing
+    from challenge.data import describe_missing
+    from challenge.errors import FETCH_COMMAND, IMPORT_COMMAND
     from challenge.demo import FAST_SKIP
 
     for milestone, problem in result.failed.items():

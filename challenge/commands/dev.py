@@ -21,7 +21,8 @@ app = typer.Typer(help="Maintainer tooling: check the milestones' stubs, referen
                        "scaffold a new milestone.",
                   no_args_is_help=True, add_completion=False)
 
-STATUS = {"ok": "[green]ok[/green]", "fail": "[bold red]FAIL[/bold red]", "skip": "[yellow]skip[/yellow]"}
+STATUS = {"ok": "[green]ok[/green]", "fail": "[bold red]FAIL[/bold red]", "warn": "[yellow]warn[/yellow]",
+          "skip": "[yellow]skip[/yellow]"}
 
 
 @app.command("check")
@@ -71,11 +72,13 @@ def new(
 ) -> None:
     """Scaffold a new milestone, numbered after the last one, that already runs under `dev check`.
 
-    Writes milestones/NN_ID/ (milestone.yaml, README.md, stub.py, reference.py,
-    an empty mutants.yaml, alternatives/) and the hidden test
-    grader/hidden/NN_ID/test_ID.py. `challenge dev check ID` then shows the stub
-    failing and the reference passing. Replace every TODO(ID), then add mutants
-    and alternatives (CONTRIBUTING.md).
+    Writes milestones/NN_ID/ (milestone.yaml marked draft: true, README.md,
+    stub.py, reference.py, an empty mutants.yaml, alternatives/ with a .gitkeep),
+    the hidden test grader/hidden/NN_ID/test_ID.py, and the milestone's row in
+    README.md. `challenge dev check ID` then shows the stub failing, the
+    reference passing, and warns that the catalogue is below its minimums
+    (8 mutants and 3 alternatives; training: 4 and 1). Replace every TODO(ID),
+    add mutants and alternatives, then remove draft: true (CONTRIBUTING.md).
 
     Examples:
       challenge dev new rope
@@ -91,6 +94,8 @@ def new(
                          hidden_root=Path(grader.__file__).resolve().parent / "hidden")
     for path in made.files:
         out.text(f"  created {escape(str(path))}")
+    if made.readme is not None:
+        out.text(f"  added its row to the milestone table of {escape(str(made.readme))}")
     out.success(f"Milestone '{milestone_id}' ({kind}) scaffolded in {escape(str(made.milestone_dir))}.")
     out.text(f"Next: fill in every TODO({milestone_id}), then run `challenge dev check {milestone_id}`.")
 
@@ -103,13 +108,19 @@ def render(report: DevCheckReport) -> None:
         table.add_row(item.milestone, escape(item.item), escape(item.expected), escape(item.got), STATUS[item.status])
     out.table(table)
     for item in report.items:
-        if item.status == "fail":
-            out.text(f"[bold red]{escape(item.milestone)} / {escape(item.item)}[/bold red]"
+        if item.status in ("fail", "warn"):
+            colour = "bold red" if item.status == "fail" else "yellow"
+            out.text(f"[{colour}]{escape(item.milestone)} / {escape(item.item)}[/{colour}]"
                      + (f" [dim]({escape(item.description)})[/dim]" if item.description else ""))
             out.text(escape(item.detail or item.got))
+            if item.fix:
+                out.text(f"  fix: {escape(item.fix)}")
     failed = sum(1 for i in report.items if i.status == "fail")
     skipped = sum(1 for i in report.items if i.status == "skip")
+    warned = sum(1 for i in report.items if i.status == "warn")
+    tail = "".join([f", {warned} warning{'s' * (warned != 1)}" if warned else "",
+                    f", {skipped} skipped" if skipped else ""]) + "."
     if failed:
-        out.error(f"{failed} of {len(report.items)} checks failed" + (f", {skipped} skipped." if skipped else "."))
+        out.error(f"{failed} of {len(report.items)} checks failed{tail}")
     else:
-        out.success(f"All {len(report.items) - skipped} checks passed" + (f", {skipped} skipped." if skipped else "."))
+        out.success(f"All {len(report.items) - skipped - warned} checks passed{tail}")

@@ -7,16 +7,16 @@ from typing import Annotated, Optional
 
 import typer
 
-from challenge.after_pass import AfterPass, PassState, choices, next_step, pass_state
-from challenge.bookkeeping import pause_clock, start_milestone
+from challenge.feedback.after_pass import AfterPass, PassState, choices, next_step, pass_state
+from challenge.record.bookkeeping import pause_clock, start_milestone
 from challenge.commands.clock import begin, option_value
 from challenge.commands.context import Context, open_context
 from challenge.commands.options import JsonOpt, MilestoneArg, WorkspaceOpt
-from challenge.grading import record_confidence, run_tests, sandbox_for_tests
+from challenge.feedback.grading import record_confidence, run_tests, sandbox_for_tests
 from challenge.grading_progress import grading_progress
 from challenge.output import out
 from challenge.prompts import choose, read_chance
-from challenge.render_results import render_run
+from challenge.feedback.render_results import render_run
 from challenge.run_requests import learner_file_of
 
 EXIT = {"pass": 0, "fail": 1, "error": 2}
@@ -135,7 +135,7 @@ def watch(
     Example:
       challenge watch attention
     """
-    from challenge.bookkeeping import record_edits
+    from challenge.record.bookkeeping import record_edits
 
     from grader import api
 

@@ -9,14 +9,14 @@ import typer
 from rich import box
 from rich.table import Table
 
-from challenge.bookkeeping import require_started
+from challenge.record.bookkeeping import require_started
 from challenge.commands.context import open_context
 from challenge.commands.options import MilestoneArg, WorkspaceOpt
 from challenge.errors import UsageError
 from challenge.output import out
 from challenge.output import untrusted as escape  # answers are free text typed by the learner
 from challenge.prompts import ask, ask_text, read_rating
-from challenge.reflection import (
+from challenge.record.reflection import (
     Answer, answers_template, read_answers_file, read_draft, record_reflection, reflection_questions, save_draft,
 )
 

@@ -10,8 +10,9 @@ from challenge.commands.context import open_context
 from challenge.commands.options import MilestoneArg, WorkspaceOpt
 from challenge.output import out
 from challenge.render_training import render_training
-from challenge.training import cache_dir_of, prepare_data, require_training, train_milestone
-from challenge.training_bar import training_bar
+from challenge.run_requests import training_budget
+from challenge.training.bar import training_bar
+from challenge.training.run import cache_dir_of, prepare_data, train_milestone
 
 
 def train(
@@ -37,12 +38,11 @@ def train(
     """
     ctx = open_context(workspace)
     m = ctx.milestone(milestone)
-    require_training(m)
-    budget = budget_s if budget_s is not None else m.training.default_budget_s
+    budget = training_budget(m, asked=budget_s)  # decided once: the bar and the run get this float
     out.text(f"Preparing the data for [bold]{m.id}[/bold] ...")
     task = prepare_data(m, cache_dir=cache_dir_of(ctx.workspace))
     with training_bar(out.console, label=f"training {m.id}", budget_s=budget) as bar:
-        result = train_milestone(workspace=ctx.workspace, registry=ctx.registry, milestone=m, budget_s=budget_s,
+        result = train_milestone(workspace=ctx.workspace, registry=ctx.registry, milestone=m, budget_s=budget,
                                  device=device, seed=seed, on_progress=bar.on_progress,
                                  on_stop_requested=bar.on_stop_requested, task=task)
     if not render_training(out, result):

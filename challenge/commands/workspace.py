@@ -11,12 +11,12 @@ from rich.table import Table
 
 from challenge.commands.context import open_context
 from challenge.commands.options import WorkspaceOpt
-from challenge.durations import format_duration
+from challenge.record.durations import format_duration
 from challenge.output import Output, out
-from challenge.progress import MilestoneProgress, derive_progress
+from challenge.record.progress import MilestoneProgress, derive_progress
 from challenge.status import StatusSnapshot, read_status
-from challenge.timekeeping import account
-from challenge.workspace import init_workspace
+from challenge.record.timekeeping import account
+from challenge.record.workspace import init_workspace
 from milestones import load_registry
 
 STATUS_STYLE = {"passed": "green", "in progress": "yellow", "not started": "dim"}

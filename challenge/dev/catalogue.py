@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from milestones import Milestone, MilestoneFormatError, Registry
-from milestones.mutants import Mutant, read_catalogue
+from milestones.mutants import EditedReference, Mutant, read_catalogue
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Entry:
     expect: str = ""  # mutants: text a failing test's message or hint must contain
     problems: tuple[str, ...] = ()  # catalogue defects found without running anything
     budget_s: float | None = None  # training kinds: a mutant's check_budget_s overrides the default
-    mutant: Mutant | None = None  # the edits that make a mutant from its reference
+    mutant: EditedReference | None = None  # the edits making this entry (mutant or alternative) from the reference
 
     @property
     def label(self) -> str:
@@ -74,13 +74,16 @@ def catalogue(*, registry: Registry, milestone: Milestone) -> tuple[list[Entry],
     entries = [Entry(milestone.id, "stub", "stub", folder / "stub.py"),
                Entry(milestone.id, "reference", "reference", reference)]
     problems: list[str] = []
+    edited = []
     try:
-        entries += [mutant_entry(milestone=milestone, reference=reference, mutant=m)
-                    for m in read_catalogue(folder).mutants]
+        listed = read_catalogue(folder)
+        entries += [mutant_entry(milestone=milestone, reference=reference, mutant=m) for m in listed.mutants]
+        edited = [Entry(milestone.id, "alternative", a.name, reference, a.description, mutant=a)
+                  for a in listed.alternatives]
     except MilestoneFormatError as error:
         problems = list(error.problems)
     entries += [read_alternative(milestone=milestone, path=p)
-                for p in sorted((folder / "alternatives").glob("*.py")) if not p.name.startswith("_")]
+                for p in sorted((folder / "alternatives").glob("*.py")) if not p.name.startswith("_")] + edited
     return entries, problems
 
 

@@ -34,7 +34,6 @@ entry first). A kind without an entry there is reported, not guessed.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -67,7 +66,6 @@ def _task_inputs(*, milestone: Milestone, **_: object) -> tuple:
                           cache_dir=Path(tempfile.gettempdir()) / "challenge-devcheck-cache")
 
 
-MUTANT_BUDGET_S = 10.0  # CPU seconds: a mutant's bug shows without much training; an entry may set check_budget_s
 _trained: dict[tuple[str, float], tuple] = {}
 
 
@@ -77,17 +75,19 @@ def _train_then_grade(*, registry: Registry, milestone: Milestone, entry: Entry,
     then hand its checkpoint to the hidden tests as `challenge test` would."""
     import tempfile
 
-    from challenge.run_requests import train_request
+    from challenge.run_requests import read_source, train_request, training_budget
     from challenge.taskdata import prepare_data
     from grader import api
 
-    budget = entry.budget_s or (milestone.training.check_budget_s if entry.role in ("reference", "alternative")
-                                else MUTANT_BUDGET_S)
-    key = (hashlib.sha256(learner_file.read_bytes()).hexdigest(), budget)
+    budget = training_budget(milestone, asked=entry.budget_s,
+                             use="check" if entry.role in ("reference", "alternative") else "mutant")
+    source = read_source(learner_file)
+    key = (source.sha256 if source else "", budget)
     if key not in _trained:
         task = prepare_data(milestone, cache_dir=Path(tempfile.gettempdir()) / "challenge-devcheck-cache")
         outcome = api.train(train_request(registry=registry, milestone=milestone, learner_file=learner_file,
-                                          passed=earlier_ids(registry, milestone), task=task, budget_s=budget))
+                                          passed=earlier_ids(registry, milestone), task=task, budget_s=budget,
+                                          source=source))
         # A file that cannot train (the stub) still gets graded: its tests then fail on build_model.
         _trained[key] = (task, api.TrainedModel(state=outcome.state, training_log=tuple(outcome.history)))
     return _trained[key]
@@ -122,9 +122,10 @@ class CheckItem:
     item: str
     expected: str
     got: str
-    status: str  # ok | fail | skip
+    status: str  # ok | fail | warn (a draft's gap) | skip
     detail: str = ""
     description: str = ""
+    fix: str = ""  # what to do about a row that fails or warns
 
     @property
     def ok(self) -> bool:
@@ -158,31 +159,64 @@ def has_hidden_tests(milestone: Milestone) -> bool:
     return folder.is_dir() and any(folder.glob("test_*.py"))
 
 
+# What a milestone folder may hold; anything else is a stray (a leftover, a misnamed file) that nothing reads.
+MILESTONE_FILES = frozenset({"milestone.yaml", "README.md", "stub.py", "reference.py", CATALOGUE_FILE,
+                             "written_questions.yaml", "alternatives"})
+ALTERNATIVE_FILES = frozenset({".gitkeep"})  # besides <name>.py: keeps an empty alternatives/ in git
+IGNORED = frozenset({"__pycache__", ".DS_Store"})
+
+
+def stray_files(folder: Path) -> list[str]:
+    """Files in a milestone folder that no part of the harness reads, as paths relative to it."""
+    if not folder.is_dir():
+        return []  # a missing folder: its missing files are the rows that say so
+    strays = [p.name for p in folder.iterdir() if p.name not in MILESTONE_FILES | IGNORED]
+    alternatives = folder / "alternatives"
+    if alternatives.is_dir():
+        strays += [f"alternatives/{p.name}" for p in alternatives.iterdir()
+                   if p.name not in ALTERNATIVE_FILES | IGNORED and not (p.suffix == ".py" and p.is_file())]
+    return sorted(strays)
+
+
 def schema_checks(*, registry: Registry, milestone: Milestone, entries: list[Entry],
                   catalogue_problems: Iterable[str] = ()) -> list[CheckItem]:
     folder = registry.folder(milestone)
     items = []
 
-    def item(what: str, expected: str, got: str, ok: bool, detail: str = "") -> None:
-        items.append(CheckItem(milestone.id, what, expected, got, "ok" if ok else "fail", detail))
+    def item(what: str, expected: str, got: str, ok: bool, fix: str, detail: str = "", *,
+             status: str = "fail") -> None:
+        items.append(CheckItem(milestone.id, what, expected, got, "ok" if ok else status, detail,
+                               fix="" if ok else fix))
 
     for name in ("README.md", "reference.py"):
         item(f"schema: {name}", "exists", "exists" if (folder / name).is_file() else "missing",
-             (folder / name).is_file())
+             (folder / name).is_file(), f"Write {folder / name} (`challenge dev new` makes a placeholder).")
     stub = folder / "stub.py"
     marker = f"TODO({milestone.id})"
     has_marker = stub.is_file() and marker in stub.read_text(encoding="utf-8")
     item("schema: stub.py", f"contains {marker}", "yes" if has_marker else ("no" if stub.is_file() else "missing"),
-         has_marker)
+         has_marker, f"Keep a `raise NotImplementedError(\"{marker}: ...\")` in each body of {stub}.")
     problems = list(catalogue_problems)
-    item(f"schema: {CATALOGUE_FILE}", "valid", "invalid" if problems else "valid", not problems, "; ".join(problems))
+    item(f"schema: {CATALOGUE_FILE}", "valid", "invalid" if problems else "valid", not problems,
+         f"Fix the fields named in the detail in {folder / CATALOGUE_FILE} (CONTRIBUTING.md, 'Mutants').",
+         "; ".join(problems))
+    strays = stray_files(folder)
+    item("schema: no stray files", "none", ", ".join(strays) or "none", not strays,
+         f"Remove or rename them: a milestone folder holds {', '.join(sorted(MILESTONE_FILES))}; "
+         "alternatives/ holds <name>.py files (and .gitkeep).")
     kind = KINDS.get(milestone.kind, Kind(inputs=_task_inputs))
     for role, least in (("mutant", kind.min_mutants), ("alternative", kind.min_alternatives)):
         count = sum(1 for e in entries if e.role == role)
-        item(f"schema: {role}s", f">= {least}", str(count), count >= least)
+        where = (f"entries in {folder / CATALOGUE_FILE}" if role == "mutant"
+                 else f"valid solutions in {folder / 'alternatives'}/")
+        draft = " It is a draft (milestone.yaml: draft: true): a warning until then." if milestone.draft else ""
+        item(f"schema: {role}s", f">= {least}", str(count), count >= least,
+             f"Add {least - count} more {where} (CONTRIBUTING.md, 'The catalogue').{draft}",
+             status="warn" if milestone.draft else "fail")
     for entry in entries:
         if entry.problems:
-            item(f"schema: {entry.label}", "docstring", "defective", False, "; ".join(entry.problems))
+            item(f"schema: {entry.label}", "docstring", "defective", False,
+                 f"Give {entry.label} the docstring the detail asks for.", "; ".join(entry.problems))
     return items
 
 
@@ -301,7 +335,8 @@ def check_entry(*, registry: Registry, milestone: Milestone, entry: Entry, seeds
         text = entry.text()
     except StaleMutant as stale:
         return CheckItem(milestone.id, entry.label, entry.expected, "stale: its edits no longer apply to reference.py",
-                         "fail", "; ".join(stale.problems), entry.description)
+                         "fail", "; ".join(stale.problems), entry.description,
+                         fix=f"Update its edits in {CATALOGUE_FILE} to match reference.py as it is now.")
     verdicts = []
     with learner_copy(text, milestone) as learner_file:
         for seed in seeds:
@@ -314,7 +349,18 @@ def check_entry(*, registry: Registry, milestone: Milestone, entry: Entry, seeds
     shown = bad or verdicts[0]
     got = shown.got + (f" (seed {bad.seed})" if bad else f" on {len(verdicts)} seeds" if len(verdicts) > 1 else "")
     return CheckItem(milestone.id, entry.label, entry.expected, got, "fail" if bad else "ok",
-                     shown.detail, entry.description)
+                     shown.detail, entry.description, fix=FIXES.get(entry.role, "") if bad else "")
+
+
+FIXES = {  # what to do when an entry of each role misbehaves
+    "stub": "The stub must load and fail: keep its signatures importable and its bodies raising NotImplementedError; "
+            "if it passes, the hidden tests check too little.",
+    "reference": "The reference must pass: fix reference.py, or the hidden test named in the detail if it is wrong.",
+    "alternative": "A valid solution was refused: widen the hidden test named in the detail (tolerances, accepted "
+                   "forms), or remove the file from alternatives/ if it is not valid.",
+    "mutant": "A wrong solution passed or was misnamed: add or sharpen a hidden test (or the diagnosis) so that it "
+              "fails and names its `expect`, or correct the `expect` in mutants.yaml.",
+}
 
 
 def check_milestone(*, registry: Registry, milestone: Milestone, seeds: list[int],
@@ -323,12 +369,15 @@ def check_milestone(*, registry: Registry, milestone: Milestone, seeds: list[int
     items = schema_checks(registry=registry, milestone=milestone, entries=entries, catalogue_problems=problems)
     if not has_hidden_tests(milestone):
         items.append(CheckItem(milestone.id, "hidden tests", "exist", f"none in grader/hidden/{milestone.folder}",
-                               "skip", "nothing was run"))
+                               "skip", "nothing was run",
+                               fix=f"Write grader/hidden/{milestone.folder}/test_{milestone.id}.py "
+                                   "(`dev new` makes one)."))
         return items
     kind = KINDS.get(milestone.kind)
     if kind is None:
         items.append(CheckItem(milestone.id, "runs", f"a dev check for kind '{milestone.kind}'", "none registered",
-                               "fail", "add an entry to challenge.dev.check.KINDS"))
+                               "fail", "add an entry to challenge.dev.check.KINDS",
+                               fix="Add an entry for this kind to challenge.dev.check.KINDS."))
         return items
     for entry in entries:
         if not entry.path.is_file():

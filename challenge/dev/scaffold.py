@@ -2,11 +2,13 @@
 
 It writes ``milestones/NN_id/`` (the next free number) with ``milestone.yaml``,
 ``README.md``, ``stub.py`` (carrying ``TODO(id)``), ``reference.py``, an empty
-``mutants.yaml`` and an ``alternatives/`` folder, plus a hidden test
-``grader/hidden/NN_id/test_id.py``, from the templates in ``templates/<kind>/``.
-What it writes is a working milestone: the registry loads it and
+``mutants.yaml`` and an ``alternatives/`` folder (kept in git by a ``.gitkeep``),
+plus a hidden test ``grader/hidden/NN_id/test_id.py``, from the templates in
+``templates/<kind>/``, and adds the milestone's row to the repository README's
+table. What it writes is a working draft: the registry loads it and
 ``challenge dev check ID`` runs it (the stub fails, the reference passes; the
-catalogue is then too small, which is the author's next job).
+catalogue is below its minimums, a warning while ``draft: true``, which is the
+author's next job).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class Scaffold:
     milestone_dir: Path
     hidden_test: Path
     files: list[Path]
+    readme: Path | None = None  # the README whose milestone table got the new row (None: no table found)
 
 
 def next_number(milestones_root: Path) -> int:
@@ -78,6 +81,7 @@ def new_milestone(*, milestone_id: str, kind: str, milestones_root: Path, hidden
         # Built in a staging folder and moved into place whole: a failure leaves nothing half-written.
         staged, staged_hidden = Path(staging) / folder, Path(staging) / "hidden"
         (staged / "alternatives").mkdir(parents=True)
+        (staged / "alternatives" / ".gitkeep").write_text("", encoding="utf-8")  # git keeps no empty folder
         staged_hidden.mkdir()
         for path, template in files.items():
             where = staged_hidden if path.parent == hidden_dir else staged
@@ -88,7 +92,28 @@ def new_milestone(*, milestone_id: str, kind: str, milestones_root: Path, hidden
         shutil.move(str(staged), target)
         shutil.move(str(staged_hidden), hidden_dir)
     written = sorted(p for p in target.rglob("*")) + [hidden_dir / f"test_{milestone_id}.py"]
-    return Scaffold(milestone_dir=target, hidden_test=hidden_dir / f"test_{milestone_id}.py", files=written)
+    readme = _add_readme_row(milestones_root.parent / "README.md", number=number, milestone_id=milestone_id)
+    return Scaffold(milestone_dir=target, hidden_test=hidden_dir / f"test_{milestone_id}.py", files=written,
+                    readme=readme)
+
+
+_TABLE_ROW = re.compile(r"^\| (\d\d) \| `[a-z][a-z0-9_]*`")
+
+
+def _add_readme_row(readme: Path, *, number: int, milestone_id: str) -> Path | None:
+    """Add the milestone's row after the last row of the README's milestone table; None where there is none."""
+    try:
+        lines = readme.read_text(encoding="utf-8").splitlines(keepends=True)
+    except OSError:
+        return None
+    rows = [i for i, line in enumerate(lines) if _TABLE_ROW.match(line)]
+    if not rows:
+        return None
+    row = (f"| {number:02d} | `{milestone_id}` (bonus, draft) | TODO({milestone_id}): what the learner builds "
+           "| 1–3 h |\n")  # the templates' target_hours
+    lines.insert(rows[-1] + 1, row)
+    readme.write_text("".join(lines), encoding="utf-8")
+    return readme
 
 
 def _render(template: Path, values: dict[str, str]) -> str:

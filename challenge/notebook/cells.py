@@ -19,8 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from challenge.errors import ChallengeError
-from challenge.storage import write_atomic
-from challenge.workspace import Workspace
+from challenge.record.storage import write_atomic
+from challenge.record.workspace import Workspace
 
 KNOWN_FILE = Path(".notebook") / "known.json"
 MAX_KNOWN_BYTES = 1024 * 1024

@@ -34,7 +34,7 @@ from challenge.cli import app, run
 from challenge.errors import UsageError
 from challenge.notebook.cells import OVERWRITE_FLAG, Ask, remember, save_cell
 from challenge.output import out
-from challenge.workspace import ENV_VAR, find_workspace, is_workspace
+from challenge.record.workspace import ENV_VAR, find_workspace, is_workspace
 
 PROG = "%challenge"
 CELL_COMMANDS = ("test", "train")  # the commands whose milestone file a cell can be
@@ -43,7 +43,7 @@ WORKSPACE_FLAGS = ("--workspace", "-w")
 
 
 def load(shell) -> None:
-    from challenge.grading import keep_sandbox_warm
+    from challenge.feedback.grading import keep_sandbox_warm
     from grader import api
 
     magics = ChallengeMagics(shell)
@@ -55,7 +55,7 @@ def load(shell) -> None:
 
 
 def unload(shell) -> None:
-    from challenge.grading import keep_sandbox_warm
+    from challenge.feedback.grading import keep_sandbox_warm
 
     keep_sandbox_warm(None)
 

@@ -14,20 +14,20 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from challenge.eventlog import Event, LogProblem, read_log
-from challenge.events import data_problem
-from challenge.progress import MilestoneProgress, derive_progress, is_stub_run
+from challenge.record.eventlog import Event, LogProblem, read_log
+from challenge.record.events import data_problem
+from challenge.record.progress import MilestoneProgress, derive_progress, is_stub_run
 from challenge.report import verdict as rules
 from challenge.report.calibration import brier_score, confidence_bias, describe_confidence, describe_hours
-from challenge.failure_groups import failure_key, tests_from_document
+from challenge.feedback.failure_groups import failure_key, tests_from_document
 from challenge.report.model import (
-    LEARNER, READER, Adjustment, AttemptSummary, Band, Calibration, Finding, GroupReport, HoursPrediction,
-    LogHealth, MilestoneReport, MistakeMade, PassPrediction, Rating, Reflection, Report, TimeSummary, Verdict,
-    WeakArea,
+    FAILED, FINDING_ORDER, LEARNER, LOCALISED, NAMED, READER, Adjustment, AttemptSummary, Band, Calibration, Finding,
+    GroupReport, HoursPrediction, LogHealth, MilestoneReport, MistakeMade, PassPrediction, Rating, Reflection, Report,
+    TimeSummary, Verdict, WeakArea,
 )
-from challenge.results_document import read_results
-from challenge.timekeeping import DEFAULT_IDLE_THRESHOLD_S, MilestoneTime, TimeAccount, account
-from challenge.workspace import CONFIG_NAME, LOG_NAME, read_config
+from challenge.feedback.results_document import read_results
+from challenge.record.timekeeping import DEFAULT_IDLE_THRESHOLD_S, MilestoneTime, TimeAccount, account
+from challenge.record.workspace import CONFIG_NAME, LOG_NAME, read_config
 from milestones import Milestone, Registry
 
 ResultsDocs = Mapping[str, "dict[str, Any] | None"]  # results_file (relative) -> document, None if unreadable
@@ -131,12 +131,13 @@ def assemble_report(*, events: Sequence[Event], problems: Sequence[LogProblem], 
                     unusable_events=unusable, malformed=[f"line {p.line}: {p.detail}" for p in problems
                                                          if p.kind == "malformed"],
                     losses=list(losses))
+    mistakes, left_out = _mistakes_made(reports)
     return Report(
         handle=handle, generated_at=now, idle_threshold_s=idle_threshold_s, log=log, milestones=reports,
         not_started=[m.id for m in registry.milestones if m not in started and not m.bonus],  # bonus: optional
         groups=groups,
         calibration=_calibration(reports, third_person=third), weakest_areas=areas,
-        mistakes_made=_mistakes_made(reports), verdict=Verdict(level, label, reasons, so_far=so_far),
+        mistakes_made=mistakes, mistakes_left_out=left_out, verdict=Verdict(level, label, reasons, so_far=so_far),
         rules=rules.rules_text(), rule_numbers=rules.rules_numbers(), audience=audience)
 
 
@@ -144,7 +145,7 @@ def _usable(events: Sequence[Event]) -> tuple[list[Event], list[int]]:
     """The events the bookkeeping can read, and the seq numbers of those it cannot.
 
     ``read_log`` already leaves out events whose data does not match their type's
-    model (``challenge.events``); events built by hand get the same check here.
+    model (``challenge.record.events``); events built by hand get the same check here.
     """
     usable, unusable = [], []
     for event in events:
@@ -225,25 +226,33 @@ def _failed_in(status: str, results_file: str | None, results: ResultsDocs
     tests = tests_from_document(document)
     failing = [t for t in tests if t.status != "pass"]
     if not tests:
-        return [NOT_LOADED], [Finding(NOT_LOADED, NOT_LOADED, True)], None  # the cause is known: it did not load
+        return [NOT_LOADED], [Finding(NOT_LOADED, NOT_LOADED, LOCALISED)], None  # where it failed: loading
     shown = {}
     for test in failing:
         key, label = failure_key(test)
-        diagnosed = test.diagnosis is not None and bool(test.diagnosis.mistake or test.diagnosis.summary)
-        shown.setdefault(key, Finding(key, label, diagnosed))
+        diagnosis = test.diagnosis
+        kind = NAMED if diagnosis is not None and diagnosis.mistake else \
+            LOCALISED if diagnosis is not None and diagnosis.summary else FAILED
+        shown.setdefault(key, Finding(key, label, kind))
     return [t.name or "?" for t in failing], list(shown.values()), None
 
 
 def _mistakes(milestone: str, attempts: Sequence[AttemptSummary]) -> list[MistakeMade]:
     """Each mistake (or undiagnosed failing family) once per attempt that showed it, the most frequent first."""
     counts: Counter = Counter()
-    seen: dict[str, tuple[str, bool]] = {}
+    seen: dict[str, Finding] = {}
     for attempt in attempts:
         for finding in attempt.mistakes:
             counts[finding.key] += 1
-            seen.setdefault(finding.key, (finding.label, finding.diagnosed))
-    return [MistakeMade(milestone, key, seen[key][0], seen[key][1], n)
-            for key, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+            seen.setdefault(finding.key, finding)
+    made = [MistakeMade(milestone, key, seen[key].label, seen[key].diagnosed, n, kind=seen[key].kind)
+            for key, n in counts.items()]
+    return sorted(made, key=_mistake_rank)
+
+
+def _mistake_rank(made: MistakeMade) -> tuple:
+    """Named mistakes first, then faults only localised, then failing families; each the most frequent first."""
+    return FINDING_ORDER.index(made.kind), -made.attempts, made.milestone, made.label
 
 
 def _latest_curves(mine: Sequence[Event], results: ResultsDocs) -> list:
@@ -336,10 +345,11 @@ def _weak_areas(reports: Sequence[MilestoneReport]) -> list[WeakArea]:
     return weak[: rules.RULES.max_weak_areas]
 
 
-def _mistakes_made(reports: Sequence[MilestoneReport]) -> list[MistakeMade]:
-    every = [t for r in reports for t in r.mistakes]
-    every.sort(key=lambda t: (-t.attempts, not t.diagnosed, t.milestone, t.label))
-    return every[: rules.RULES.max_weak_areas]
+def _mistakes_made(reports: Sequence[MilestoneReport]) -> tuple[list[MistakeMade], int]:
+    """(the mistakes the report names, how many it leaves out): named ones first, see ``_mistake_rank``."""
+    every = sorted((t for r in reports for t in r.mistakes), key=_mistake_rank)
+    shown = every[: rules.RULES.max_weak_areas]
+    return shown, len(every) - len(shown)
 
 
 def _float(value: Any) -> float | None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from challenge.report.model import Report
-from challenge.storage import write_atomic
+from challenge.record.storage import write_atomic
 
 FORMATS = ("terminal", "md", "html", "json")
 

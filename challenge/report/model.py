@@ -44,13 +44,22 @@ class TimeSummary:
         return self.total_s / 3600
 
 
+NAMED, LOCALISED, FAILED = "named", "localised", "failed"
+FINDING_ORDER = (NAMED, LOCALISED, FAILED)  # how the report ranks what failures show, before how often
+
+
 @dataclass(frozen=True)
 class Finding:
-    """What an attempt's failures show: a diagnosed mistake, or (without a diagnosis) a failing test family."""
+    """What an attempt's failures show: a named mistake, a fault only localised, or a failing test family."""
 
-    key: str  # the diagnosis' mistake id, or the test family
+    key: str  # the diagnosis' mistake id (or its summary when it only localises), or the test family
     label: str  # the diagnosis in one line, or the family's readable name
-    diagnosed: bool
+    kind: str = FAILED  # NAMED: a known mistake; LOCALISED: where the fault lies, no name; FAILED: no diagnosis
+
+    @property
+    def diagnosed(self) -> bool:
+        """Diagnosed means named: a diagnosis that only localises (no known mistake matches) is not one."""
+        return self.kind == NAMED
 
 
 @dataclass(frozen=True)
@@ -71,13 +80,14 @@ class AttemptSummary:
 
 @dataclass(frozen=True)
 class MistakeMade:
-    """A mistake the judge diagnosed (or, without a diagnosis, a test family that failed) and how often."""
+    """A mistake the judge named (or a fault it localised, or a test family that failed) and how often."""
 
     milestone: str
     key: str  # the diagnosis' mistake id, or the test family
     label: str  # the diagnosis in one line, or the family's readable name
-    diagnosed: bool
+    diagnosed: bool  # named: a known mistake of the catalogue
     attempts: int  # in how many attempts it showed
+    kind: str = FAILED  # NAMED, LOCALISED or FAILED (``Finding.kind``)
 
 
 @dataclass(frozen=True)
@@ -258,11 +268,13 @@ class Report:
     groups: list[GroupReport]
     calibration: Calibration
     weakest_areas: list[WeakArea]
-    mistakes_made: list[MistakeMade]  # across milestones, the most frequent first
+    mistakes_made: list[MistakeMade]  # across milestones: named first, then localised, then failing families;
+    # within each the most frequent first; cut to the verdict's count, ``mistakes_left_out`` says how many went
     verdict: Verdict
     rules: list[str]  # the verdict rules in words
     rule_numbers: dict[str, float]
     audience: str = LEARNER  # LEARNER or READER: who the words address
+    mistakes_left_out: int = 0  # mistakes made that the list above does not show
     schema: str = SCHEMA
     version: int = SCHEMA_VERSION
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from challenge.durations import format_duration
-from challenge.report.model import READER, Band, MilestoneReport, Report
+from challenge.record.durations import format_duration
+from challenge.report.cells import MISSING, hours, percent
+from challenge.report.model import LOCALISED, NAMED, READER, Band, MilestoneReport, Report
 from challenge.similarity import describe as describe_similarity
 
-MISSING = "–"
 
 
 @dataclass(frozen=True)
@@ -23,16 +23,12 @@ def when(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts)) if ts is not None else MISSING
 
 
-def hours(seconds: float) -> str:
-    return f"{seconds / 3600:.1f} h"
-
-
 def band(target: Band) -> str:
     return f"{target.low:g} h" if target.low == target.high else f"{target.low:g}-{target.high:g} h"
 
 
 def chance(p: float | None) -> str:
-    return f"{p:.0%}" if p is not None else MISSING
+    return percent(p)
 
 
 def time_cell(m: MilestoneReport) -> str:
@@ -198,10 +194,14 @@ def log_lines(report: Report) -> list[str]:
 
 
 def mistake_lines(report: Report) -> list[str]:
-    """'attention: no 1/sqrt(d_k) scaling of the scores (2 attempts)', the most frequent first; without a
-    diagnosis, the test family that failed."""
-    return [f"{t.milestone}: " + (t.label if t.diagnosed else f"failed \"{t.label}\", no diagnosis")
-            + f" ({t.attempts} attempt{'s' if t.attempts != 1 else ''})" for t in report.mistakes_made]
+    """'attention: no 1/sqrt(d_k) scaling of the scores (2 attempts)': named mistakes first, then faults only
+    localised, then the test families that failed without a diagnosis; then how many were left out."""
+    lines = [f"{t.milestone}: " + (t.label if t.kind == NAMED else f"{t.label} (localised; no known mistake named)"
+                                   if t.kind == LOCALISED else f"failed \"{t.label}\", no diagnosis")
+             + f" ({t.attempts} attempt{'s' if t.attempts != 1 else ''})" for t in report.mistakes_made]
+    if report.mistakes_left_out:
+        lines.append(f"and {report.mistakes_left_out} more, left out of this list")
+    return lines
 
 
 def ratings_owner(report: Report) -> str:

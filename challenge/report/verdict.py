@@ -171,8 +171,9 @@ def rules_text(rules: Rules = RULES) -> list[str]:
         "Bonus milestones are extra evidence, never required: each gets its own verdict, and those passed are "
         "named beside the overall verdict, but they never change it.",
         f"Weakest areas: areas whose mean comfort is below {rules.weak_area_below:g} (lowest first, at most "
-        f"{rules.max_weak_areas}), and the mistakes made: each diagnosed mistake (or, without a diagnosis, each "
-        "failing test family) counted once per attempt that showed it, most frequent first.",
+        f"{rules.max_weak_areas}), and the mistakes made (at most {rules.max_weak_areas}, saying how many more "
+        "there were): each counted once per attempt that showed it; mistakes the judge named first, then faults it "
+        "only localised, then failing test families without a diagnosis; within each, the most frequent first.",
         "Calibration: the Brier score is the mean of (stated chance - outcome)^2 over pass predictions (0 is "
         "perfect; always saying 50% scores 0.25). Over- or under-confident when the mean stated chance differs "
         f"from the pass rate by more than {rules.calibration_tolerance:.0%}; hour estimates are about right when "

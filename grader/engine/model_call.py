@@ -8,18 +8,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from grader.api import ModelCallFailed, ModelCallRequest
+from grader.requests import ModelCallFailed, ModelCallRequest
 from grader.engine.host import SandboxHost
 from grader.engine.plugin import classify
 from grader.engine.sandbox import Limits
 from grader.judge.errors import WorkerProblem
 from grader.judge.session import LearnerSession, Remote, SessionConfig
 from grader.protocol import Handle
+from grader.source import LearnerSource, SourceUnreadable
 
 
 def run_model_call(request: ModelCallRequest) -> Any:
     budgets = request.budgets
-    config = SessionConfig(learner_file=request.learner_file, tracked=[], call_timeout_s=budgets.call_timeout_s,
+    try:
+        source = request.source or LearnerSource.read(request.learner_file)
+    except SourceUnreadable as error:
+        raise ModelCallFailed("reading your file", str(error)) from None
+    config = SessionConfig(source=source, tracked=[], call_timeout_s=budgets.call_timeout_s,
                            run_timeout_s=budgets.run_timeout_s,
                            limits=Limits(memory_mb=budgets.memory_mb, cpu_s=int(budgets.run_timeout_s * 2 + 60)))
     with SandboxHost(isolation=request.isolation) as host:

@@ -13,16 +13,14 @@ of its own, beside the numerical tests, which run whatever it says.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import random
 import resource
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import grader
-from grader.api import GradeRequest, Interrupted
+from grader.requests import GradeRequest, Interrupted
 from grader.engine.deadline import hard_deadline, hard_deadline_s
 from grader.engine.host import SandboxHost
 from grader.engine.sandbox import Limits
@@ -31,8 +29,8 @@ from grader.judge.families import EVIDENCE_SEEN, MARKERS, RECORD_OFF
 from grader.judge.rules import Violation, check_source, evidence_operators, record_operators
 from grader.progress import TestProgress
 from grader.results import RunResult, TestResult, overall_status
+from grader.source import LearnerSource, SourceUnreadable
 
-MAX_SOURCE_BYTES = 2 * 1024 * 1024
 JUDGE_HEADROOM = 8 * 1024**3  # address space the judge may grow by while grading (references, data, replies)
 RULE_TEST = "uses no forbidden built-in"
 RECORD_WHAT = "the worker's record of what ran"
@@ -83,17 +81,20 @@ def run_milestone(request: GradeRequest, *, host: SandboxHost | None = None,
                        hidden_tests_sha256=hidden_tests_sha256(folder), device=request.device, seed=seed,
                        started_at=time.time())
     started = time.perf_counter()
-    source = _read_source(request.learner_file, result)
-    if source is None:
+    try:
+        source = request.source or LearnerSource.read(request.learner_file)
+    except SourceUnreadable as error:
+        result.message = str(error)
         return result
+    result.learner_file_sha256 = source.sha256  # the bytes that are checked, loaded and recorded: one read
     own_host = host is None
     host = host or host_for(request)
-    violations = _static_violations(source, list(request.policy.forbidden), list(request.policy.allowed_imports))
+    violations = _static_violations(source.text, list(request.policy.forbidden), list(request.policy.allowed_imports))
     deadline = hard_deadline_s(run_timeout_s=request.budgets.run_timeout_s,
                                call_timeout_s=request.budgets.call_timeout_s)
     try:
         with judge_memory_ceiling(), hard_deadline(host, deadline):
-            _run_tests(request, host, seed, result, on_progress)
+            _run_tests(request, source, host, seed, result, on_progress)
     except KeyboardInterrupt:
         result.status = "interrupted"
         raise Interrupted(result) from None
@@ -110,20 +111,6 @@ def run_milestone(request: GradeRequest, *, host: SandboxHost | None = None,
     if loaded:
         result.status = overall_status(result.tests)
     return result
-
-
-def _read_source(path: Path, result: RunResult) -> str | None:
-    try:
-        data = Path(path).read_bytes()
-    except OSError:
-        result.message = f"{path} does not exist."
-        return None
-    if len(data) > MAX_SOURCE_BYTES:
-        result.message = (f"{Path(path).name} is {len(data):,} bytes; a solution file may be at most "
-                          f"{MAX_SOURCE_BYTES:,}.")
-        return None
-    result.learner_file_sha256 = hashlib.sha256(data).hexdigest()
-    return data.decode("utf-8", errors="replace")
 
 
 def _static_violations(source: str, forbidden: list[str], allowed_imports: list[str] = ()) -> list[Violation]:
@@ -146,7 +133,7 @@ def judge_threads(count: int = 1):
         torch.set_num_threads(previous)
 
 
-def _run_tests(request: GradeRequest, host: SandboxHost, seed: int, result: RunResult,
+def _run_tests(request: GradeRequest, source: LearnerSource, host: SandboxHost, seed: int, result: RunResult,
                on_progress: Callable[[TestProgress], None] | None = None) -> None:
     import pytest  # after the sandbox has started: both import at once
 
@@ -155,7 +142,7 @@ def _run_tests(request: GradeRequest, host: SandboxHost, seed: int, result: RunR
     from grader.judge.session import LearnerSession, SessionConfig
 
     forbidden = list(request.policy.forbidden)
-    config = SessionConfig(learner_file=request.learner_file, tracked=list(request.policy.tracked),
+    config = SessionConfig(source=source, tracked=list(request.policy.tracked),
                            limits=limits_of(request), call_timeout_s=request.budgets.call_timeout_s,
                            run_timeout_s=request.budgets.run_timeout_s, threads=request.threads,
                            operators=record_operators(forbidden))  # costs time: only where it decides

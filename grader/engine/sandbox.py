@@ -149,7 +149,7 @@ def launch(*, isolation: str, limits: Limits, threads: int, devices: tuple[str, 
     """
     strong = bubblewrap_prefix() if isolation in ("strong", "best") else ()
     if isolation == "strong" and not strong:
-        from grader.api import IsolationUnavailable
+        from grader.requests import IsolationUnavailable
 
         raise IsolationUnavailable("bubblewrap cannot start here (no unprivileged user namespaces?)")
     runtime = world.make_runtime()

@@ -16,16 +16,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from grader.api import TrainRequest
+from grader.requests import TrainRequest
 from grader.engine.host import SandboxHost
 from grader.engine.plugin import classify
 from grader.engine.runner import judge_memory_ceiling
 from grader.engine.sandbox import Limits
 from grader.engine.worker_process import WorkerProcess
-from grader.judge.errors import WorkerProblem, problem_of
+from grader.judge.errors import WorkerCrashed, WorkerProblem, problem_of
 from grader.judge.families import MARKERS
+from grader.messages import ProtocolError, Response, Trained, TrainOrder
 from grader.judge.rules import watched_operators
 from grader.results import TrainOutcome
+from grader.source import LearnerSource, SourceUnreadable
 
 GRACE_S = 20.0  # wall seconds a loop may ignore should_stop() before it is interrupted
 # The outer wall-clock limit is this many times the CPU budget: it only catches a loop that neither computes nor
@@ -44,36 +46,40 @@ def run_training(request: TrainRequest, *, on_progress: Callable[[dict], None] |
     devices = ("cuda",) if request.device.startswith("cuda") else ()
     limits = Limits(memory_mb=request.memory_mb if request.device == "cpu" else 0,
                     cpu_s=int(request.budget_s * 1.5 + 4 * GRACE_S * request.threads + 300))
-    host = SandboxHost(isolation=request.isolation, threads=request.threads, devices=devices).start()
     outcome = TrainOutcome(status="error", threads=request.threads)
+    try:
+        source = request.source or LearnerSource.read(request.learner_file)
+    except SourceUnreadable as error:
+        outcome.message = str(error)
+        return outcome
+    outcome.learner_file_sha256 = source.sha256  # what trained, whatever the file holds when the run ends
+    host = SandboxHost(isolation=request.isolation, threads=request.threads, devices=devices).start()
     tracked = list(request.policy.tracked)
     try:
         with judge_memory_ceiling():
-            worker = host.spawn(learner_name=request.learner_file.name, limits=limits, threads=request.threads,
+            worker = host.spawn(learner_name=source.name, limits=limits, threads=request.threads,
                                 tracked=tracked, operators=watched_operators(list(request.policy.forbidden)),
                                 call_timeout_s=120)
             outcome.sandbox = host.mode.to_dict()
             mark = worker.output_mark()
-            source = request.learner_file.read_text(encoding="utf-8", errors="replace")
-            response = worker.request("load", source=source, what=f"importing {request.learner_file.name}")
-            if response.get("ok"):
+            response = worker.request("load", source=source.text, what=f"importing {source.name}")
+            if response.ok:
                 response = _train(worker, request, on_progress, on_stop_requested)
             outcome.output = worker.output_since(mark)
-        used = [str(name) for name in response.get("builtins", []) if isinstance(name, str) and name not in MARKERS]
+        used = [name for name in response.builtins if name not in MARKERS]
         outcome.builtins_used = sorted(used)
         outcome.forbidden_used = sorted(set(used) & set(request.policy.forbidden))
-        if not response.get("ok"):
+        if not response.ok:
             _, outcome.message, outcome.hint = classify(problem_of(response))
             return outcome
-        value = response["value"]
+        try:
+            trained = Trained.from_wire(response.value)
+        except ProtocolError as error:
+            raise WorkerCrashed(f"it sent a malformed training reply ({error})") from None
         outcome.status = "trained"
-        outcome.state = value["state"]
-        outcome.history = [r for r in value["history"] if isinstance(r, dict)]
-        outcome.stopped_by = str(value["outcome"])
-        outcome.elapsed_s = float(value["elapsed_s"])
-        outcome.cpu_s = float(value["cpu_s"])
-        outcome.threads = int(value["threads"])
-        outcome.tokens_seen = int(value["tokens_seen"])
+        outcome.state, outcome.history, outcome.stopped_by = trained.state, trained.history, trained.outcome
+        outcome.elapsed_s, outcome.cpu_s = trained.elapsed_s, trained.cpu_s
+        outcome.threads, outcome.tokens_seen = trained.threads, trained.tokens_seen
         return outcome
     except WorkerProblem as problem:
         _, outcome.message, outcome.hint = classify(problem)
@@ -82,10 +88,10 @@ def run_training(request: TrainRequest, *, on_progress: Callable[[dict], None] |
         host.close()
 
 
-def _train(worker: WorkerProcess, request: TrainRequest, on_progress, on_stop_requested) -> dict:
-    worker.send("train", reply_bytes=STATE_BYTES, tensors=request.task.to_worker_tensors(("train", "validation")),
-                spec=request.task.spec, budget_s=request.budget_s, device=request.device, seed=request.seed,
-                grace_s=GRACE_S)
+def _train(worker: WorkerProcess, request: TrainRequest, on_progress, on_stop_requested) -> Response:
+    order = TrainOrder(tensors=request.task.to_worker_tensors(("train", "validation")), spec=request.task.spec,
+                       budget_s=request.budget_s, device=request.device, seed=request.seed, grace_s=GRACE_S)
+    worker.send("train", reply_bytes=STATE_BYTES, **order.to_payload())
     deadline = time.monotonic() + wall_limit_s(request)
     what = f"training (budget {request.budget_s:g} CPU s)"
     stop_asked = False

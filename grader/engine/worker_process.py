@@ -14,15 +14,30 @@ import signal
 import threading
 import time
 from queue import Empty, Queue
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from grader.engine.capture import OutputCapture
 from grader.engine.host import STOPPED_BY_LEARNER
 from grader.judge.errors import WorkerCrashed, WorkerTimeout, value_of
-from grader.protocol import MessageTooLarge, ProtocolError, read_message, write_message
+from grader.messages import ProtocolError, Request, Response, reply_from_wire
+from grader.protocol import MessageTooLarge, read_message, write_message
 
-if TYPE_CHECKING:
-    from grader.engine.host import SandboxHost
+
+
+class RunHost(Protocol):
+    """What a run needs of the sandbox it was forked in (``grader.engine.host.SandboxHost``, which imports this
+    module: the run names the host's part it uses instead of importing it back)."""
+
+    mode: Any
+    current: Any
+    _exits: dict[str, int | None]
+
+    @property
+    def alive(self) -> bool: ...
+
+    def exit_status(self, run_id: str, *, timeout: float) -> int | None: ...
+
+    def kill(self, run_id: str) -> None: ...
 
 SETUP_FAILED = 70  # grader.worker.main.SETUP_FAILED (the worker side is not imported here)
 ISOLATION_FAILED = 71  # grader.worker.isolate.ISOLATION_FAILED
@@ -59,7 +74,7 @@ def describe_exit(code: int | None) -> str:
 class WorkerProcess:
     """One sandboxed worker process serving the requests of one run."""
 
-    def __init__(self, *, host: "SandboxHost", run_id: str, fds: list[int], call_timeout_s: float = 30.0):
+    def __init__(self, *, host: RunHost, run_id: str, fds: list[int], call_timeout_s: float = 30.0):
         self.host, self.run_id = host, run_id
         self.call_timeout_s = call_timeout_s
         requests_fd, responses_fd, out_fd, err_fd, stop_fd = fds
@@ -133,34 +148,40 @@ class WorkerProcess:
         self._seq += 1
         self._reply_limit = int(reply_bytes or DEFAULT_REPLY_BYTES)
         try:
-            write_message(self._requests, {"op": op, "seq": self._seq, **payload})
+            write_message(self._requests, Request.from_wire({**payload, "op": op, "seq": self._seq}).to_wire())
         except (BrokenPipeError, OSError):
             self.kill()
             raise WorkerCrashed(describe_exit(self.exit_code())) from None
 
-    def receive(self, *, timeout: float, what: str, on_progress=None) -> dict:
-        """Wait for the response to the last request; progress messages go to ``on_progress``."""
+    def receive(self, *, timeout: float, what: str, on_progress=None) -> Response:
+        """Wait for the response to the last request, checked (``grader.messages``); progress messages go to
+        ``on_progress``."""
         deadline = time.monotonic() + timeout
         while True:
             try:
-                message = self._await(max(0.01, deadline - time.monotonic()), what)
+                raw = self._await(max(0.01, deadline - time.monotonic()), what)
             except WorkerTimeout:
                 raise WorkerTimeout(timeout, what) from None
-            if "progress" not in message:
-                if message.get("seq") != self._seq:
+            try:
+                message = reply_from_wire(raw)
+            except ProtocolError as error:
+                self.kill()
+                raise WorkerCrashed(f"it sent a malformed message ({error})") from None
+            if isinstance(message, Response):
+                if message.seq != self._seq:
                     # e.g. forked copies of the worker (a fork bomb returning into the request loop) each
                     # answering, or a forged reply: every later test would get a stale answer.
                     self.kill()
-                    raise WorkerCrashed(f"it answered request {message.get('seq')!r} while request {self._seq} "
+                    raise WorkerCrashed(f"it answered request {message.seq!r} while request {self._seq} "
                                         "was pending (did your code fork the worker process or write to its "
                                         "channel?)")
                 return message
-            if on_progress is not None and isinstance(message["progress"], dict):
-                on_progress(message["progress"])
+            if on_progress is not None:
+                on_progress(message.info)
 
     def request(self, op: str, *, timeout: float | None = None, what: str = "the call",
-                on_progress=None, reply_bytes: int | None = None, **payload: Any) -> dict:
-        """Send one request and return the raw response (ok, value, error, builtins)."""
+                on_progress=None, reply_bytes: int | None = None, **payload: Any) -> Response:
+        """Send one request and return its checked response (ok, value, error, builtins)."""
         self.send(op, reply_bytes=reply_bytes, **payload)
         return self.receive(timeout=timeout or self.call_timeout_s, what=what, on_progress=on_progress)
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import grader
 
 HARNESS_PACKAGES = ("challenge", "milestones", "grader")
-WORKER_FILES = ("__init__.py", "protocol.py")  # of grader/, besides grader/worker/
+WORKER_FILES = ("__init__.py", "protocol.py", "messages.py", "errors.py")  # of grader/, besides grader/worker/
 SANDBOX_RUNTIME = "/opt/challenge"  # where the worker modules appear inside the strong sandbox
 SANDBOX_SCRATCH = "/scratch"
 SAFE_ENV = ("LANG", "LC_ALL", "TZ")
@@ -91,8 +91,8 @@ def package_entries() -> list[Path]:
 
 
 def make_runtime() -> Path:
-    """A folder holding a copy of the worker modules only (``grader/__init__.py``, ``protocol.py``,
-    ``worker/``): what the sandbox imports of the harness. The caller removes it."""
+    """A folder holding a copy of the worker modules only (``WORKER_FILES`` and ``worker/``): what the sandbox
+    imports of the harness. The caller removes it."""
     from grader.engine import leftovers
 
     leftovers.sweep()  # those of judges killed before they could remove theirs

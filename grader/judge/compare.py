@@ -12,13 +12,14 @@ from dataclasses import dataclass
 
 import torch
 
+from grader.errors import GraderError
 from grader.protocol import Handle, Unsupported
 
 F64 = {"atol": 1e-6, "rtol": 1e-5}
 F32 = {"atol": 1e-4, "rtol": 1e-3}
 
 
-class GradingFailure(AssertionError):
+class GradingFailure(GraderError, AssertionError):
     """A test found learner output wrong; ``hint`` names the likely mistake.
 
     ``names``: the ids (``grader.judge.diagnosis.catalogue``) of the mistakes the hint

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from grader.errors import GraderError
+from grader.messages import Response
 
-class WorkerProblem(Exception):
+
+class WorkerProblem(GraderError):
     """Base for every way a request into learner code can go wrong."""
 
     status = "error"
@@ -40,18 +43,20 @@ class WorkerCrashed(WorkerProblem):
         self.reason = reason
 
 
-def problem_of(response: dict) -> WorkerProblem:
+def problem_of(response: Response) -> WorkerProblem:
     """The exception a failed response stands for."""
-    error = response.get("error", {})
-    if error.get("kind") == "missing":
-        return MissingSymbol(error.get("message", "?"))
-    return LearnerException(error.get("message", "unknown error"), error.get("traceback", ""), error.get("type", ""))
+    error = response.error
+    if error is None:
+        return LearnerException("unknown error")
+    if error.kind == "missing":
+        return MissingSymbol(error.message or "?")
+    return LearnerException(error.message or "unknown error", error.traceback, error.type)
 
 
-def value_of(response: dict) -> Any:
+def value_of(response: Response) -> Any:
     """The value of a successful response; raises what a failed one stands for."""
-    if response.get("ok"):
-        return response.get("value")
+    if response.ok:
+        return response.value
     raise problem_of(response)
 
 

@@ -8,8 +8,8 @@ Tests never see learner objects, only handles and tensors.
 
 What a run's tests may read besides the learner's code is typed: ``task``
 (the harness's data, for milestones that use it), ``trained`` (the learner's
-checkpoint and training log, for training milestones) and ``run_cache`` (a
-scratch dict the tests of one run share, e.g. scores computed once).
+checkpoint and training log, for training milestones) and ``run_cache`` (the
+scratch space the tests of one run share under typed keys, e.g. scores computed once).
 """
 
 from __future__ import annotations
@@ -17,26 +17,45 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
-from grader.engine.host import SandboxHost
-from grader.engine.sandbox import Limits
-from grader.engine.worker_process import WorkerProcess
 from grader.judge.errors import WorkerTimeout, handle_of, value_of
 from grader.judge.not_run import HungCallables, budget_spent
+from grader.judge.run_cache import RunCache
+from grader.messages import Response
 from grader.protocol import Handle
+from grader.requests import TaskData, TrainedModel
+from grader.source import LearnerSource
 
 MIN_REPLY_BYTES = 16 * 1024 * 1024
 
 
+# What the session needs of the engine, as the engine's SandboxHost and WorkerProcess provide it: the judge names
+# the two ports it uses and never imports the engine, so the engine's imports of the judge run one way.
+class Worker(Protocol):
+    exports: list[str]  # the names the learner's file defines (set when it is loaded)
+
+    @property
+    def alive(self) -> bool: ...
+
+    def request(self, op: str, *, timeout: float | None = ..., what: str = ..., reply_bytes: int | None = ...,
+                **payload: Any) -> Response: ...
+
+    def close(self) -> None: ...
+
+
+class WorkerHost(Protocol):
+    def spawn(self, *, learner_name: str, limits: Any, threads: int, tracked: list[str],
+              operators: dict[str, str], call_timeout_s: float) -> Worker: ...
+
+
 @dataclass
 class SessionConfig:
-    learner_file: Path
+    source: LearnerSource  # read once per run: every worker of the run (a restart too) loads these bytes
     tracked: list[str]
-    limits: Limits
+    limits: Any  # the sandbox's resource limits (grader.engine.sandbox.Limits), handed to the host as they are
     call_timeout_s: float
     run_timeout_s: float
     threads: int = 2
@@ -106,15 +125,15 @@ def _tensor_bytes(value: Any) -> int:
 @dataclass
 class LearnerSession:
     config: SessionConfig
-    host: SandboxHost
-    task: Any = None  # grader.api.TaskData, for milestones whose tests read harness data
-    trained: Any = None  # grader.api.TrainedModel, for training milestones
-    worker: WorkerProcess | None = None
+    host: WorkerHost
+    task: TaskData | None = None  # for milestones whose tests read harness data
+    trained: TrainedModel | None = None  # for training milestones
+    worker: Worker | None = None
     deadline: float = 0.0
     builtins_used: set[str] = field(default_factory=set)
     last_builtins: list[str] = field(default_factory=list)  # what the latest answer's record named (a claim)
     restarts: int = 0
-    run_cache: dict[str, Any] = field(default_factory=dict)  # shared by the tests of one run
+    run_cache: RunCache = field(default_factory=RunCache)  # shared by the tests of one run, under typed keys
     metrics: dict[str, Any] = field(default_factory=dict)  # filled by tests, copied into the results
     examples: list[dict[str, Any]] = field(default_factory=list)
     hung: HungCallables = field(default_factory=HungCallables)  # callables that did not return: not called again
@@ -124,18 +143,18 @@ class LearnerSession:
         self.deadline = time.monotonic() + self.config.run_timeout_s
 
     # -- lifecycle -----------------------------------------------------------
-    def ensure_worker(self) -> WorkerProcess:
+    def ensure_worker(self) -> Worker:
         if self.worker is not None and self.worker.alive:
             return self.worker
         if self.worker is not None:
             self.worker.close()
             self.restarts += 1
         self._check_deadline()
-        self.worker = self.host.spawn(learner_name=self.config.learner_file.name, limits=self.config.limits,
+        source = self.config.source
+        self.worker = self.host.spawn(learner_name=source.name, limits=self.config.limits,
                                       threads=self.config.threads, tracked=self.config.tracked,
                                       operators=self.config.operators, call_timeout_s=self.config.call_timeout_s)
-        source = self.config.learner_file.read_text(encoding="utf-8", errors="replace")
-        self.worker.exports = self.op("load", source=source, what=f"importing {self.config.learner_file.name}")
+        self.worker.exports = self.op("load", source=source.text, what=f"importing {source.name}")
         return self.worker
 
     def close(self) -> None:
@@ -179,7 +198,7 @@ class LearnerSession:
             if op == "call":
                 self.hung.record(what, limit)
             raise
-        self.last_builtins = [str(name) for name in response.get("builtins", []) if isinstance(name, str)]
+        self.last_builtins = list(response.builtins)
         self.builtins_used.update(self.last_builtins)
         return value_of(response)
 

@@ -10,13 +10,16 @@ import torch
 from grader.judge.compare import GradingFailure, describe_value
 from grader.protocol import Handle
 from grader.judge.session import LearnerSession, Remote
+from grader.judge.run_cache import StashKey
 
 RANDOM_INIT_SEED = 1234
+
+MODELS: StashKey[dict[str, tuple]] = StashKey("models")  # name -> (worker id, handle): valid while it lives
 
 
 def _cached(learner: LearnerSession, key: str, make):
     """Per-run cache; model handles are valid only while the same worker lives."""
-    cache = learner.run_cache.setdefault("models", {})
+    cache = learner.run_cache.setdefault(MODELS, {})
     worker_id = id(learner.worker)
     if key not in cache or cache[key][0] != worker_id:
         cache[key] = (worker_id, make())

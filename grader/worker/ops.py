@@ -14,11 +14,13 @@ import sys
 import threading
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from grader.messages import Failure, Missing, Progress, ProtocolError, Request, Response, Trained, TrainOrder
 from grader.protocol import GeneratorSeed, Handle, Unsupported, write_message
 from grader.worker.record import BuiltinRecord
 
@@ -108,12 +110,12 @@ class LearnerHost:
             if self.module is None:
                 raise RuntimeError("learner module not loaded")
             if not hasattr(self.module, target):
-                raise LookupError(f"missing:{target}")
+                raise Missing(target)
             obj = getattr(self.module, target)
         method = request.get("method")
         if method:
             if not hasattr(obj, method):
-                raise LookupError(f"missing:{type(obj).__name__}.{method}")
+                raise Missing(f"{type(obj).__name__}.{method}")
             obj = getattr(obj, method)
         return obj
 
@@ -173,17 +175,18 @@ class LearnerHost:
         """
         from grader.worker.training_task import TrainingTask
 
-        seed, device = int(request["seed"]), str(request.get("device", "cpu"))
+        order = TrainOrder.from_payload(request)  # checked: the budget arrives as a float, once
+        seed, device = order.seed, order.device
         torch.manual_seed(seed)
-        model = self._learner_call(self.module.build_model, dict(request["spec"]), operators=False)
+        model = self._learner_call(self.module.build_model, dict(order.spec), operators=False)
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"build_model(spec) must return an nn.Module, not {type(model).__name__}")
         self._learner_call(model.to, device, operators=False)
-        task = TrainingTask(request["tensors"], request["spec"], budget_s=float(request["budget_s"]), device=device,
-                            seed=seed, progress=lambda info: write_message(self.responses, {"progress": info}),
+        task = TrainingTask(order.tensors, order.spec, budget_s=order.budget_s, device=device,
+                            seed=seed, progress=lambda info: write_message(self.responses, Progress(info).to_wire()),
                             stop_requested=self.stop_requested, clock=time.process_time)
         done = threading.Event()
-        threading.Thread(target=self._watchdog, args=(task, done, float(request.get("grace_s", 20))),
+        threading.Thread(target=self._watchdog, args=(task, done, order.grace_s),
                          daemon=True).start()
         wall_started = time.monotonic()
         outcome = "finished"
@@ -199,9 +202,10 @@ class LearnerHost:
             outcome = "stopped" if self.stop_requested() else "budget"
         self.record.scan(model, self.harness_owned)
         state = {k: v.detach().to("cpu") for k, v in model.state_dict().items()}
-        return {"state": state, "history": task.history, "outcome": outcome, "cpu_s": task.elapsed(),
-                "elapsed_s": time.monotonic() - wall_started, "threads": torch.get_num_threads(),
-                "tokens_seen": task.tokens_seen, "model": self._store(model.to("cpu"))}
+        trained = Trained(state=state, history=task.history, outcome=outcome, cpu_s=task.elapsed(),
+                          elapsed_s=time.monotonic() - wall_started, threads=torch.get_num_threads(),
+                          tokens_seen=task.tokens_seen)
+        return trained.to_wire() | {"model": self._store(model.to("cpu"))}
 
     def _watchdog(self, task, done: threading.Event, grace_s: float) -> None:
         """Interrupt a training loop that ignores should_stop() for longer than the grace period (wall time)."""
@@ -223,27 +227,25 @@ class LearnerHost:
         self.harness_owned.discard(id(obj))
         return None
 
-    def dispatch(self, request: dict) -> dict:
-        op = request.get("op")
-        handler = getattr(self, f"op_{op}", None)
+    def dispatch(self, raw: dict) -> dict:
+        """The wire form of the ``Response`` to one request (``grader.messages``), checked before it runs."""
         started = time.perf_counter()
-        if handler is None:
-            return {"ok": False, "error": {"kind": "protocol", "message": f"unknown op {op!r}"}}
         try:
-            response = {"ok": True, "value": handler(request)}
-        except LookupError as error:
-            text = str(error).strip("'\"")
-            if text.startswith("missing:"):
-                response = {"ok": False, "error": {"kind": "missing", "message": text.removeprefix("missing:")}}
-            else:
-                response = self._failure(error)
+            request = Request.from_wire(raw)
+        except ProtocolError as error:
+            return Response(ok=False, error=Failure("protocol", str(error))).to_wire()
+        handler = getattr(self, f"op_{request.op}", None)
+        if handler is None:
+            return Response(ok=False, error=Failure("protocol", f"unknown op {request.op!r}")).to_wire()
+        try:
+            response = Response(ok=True, value=handler(request.payload))
+        except Missing as missing:
+            response = Response(ok=False, error=Failure("missing", missing.name))
         except BaseException as error:  # noqa: BLE001 - learner code may raise anything, even SystemExit
-            response = self._failure(error)
-        response["builtins"] = self.record.take()
-        response["duration_s"] = time.perf_counter() - started
-        return response
+            response = Response(ok=False, error=self._failure(error))
+        return replace(response, builtins=tuple(self.record.take()),
+                       duration_s=time.perf_counter() - started).to_wire()
 
-    def _failure(self, error: BaseException) -> dict:
-        return {"ok": False, "error": {"kind": "exception", "type": type(error).__name__,
-                                       "message": _describe(error),
-                                       "traceback": _learner_traceback(error, self.learner_path)}}
+    def _failure(self, error: BaseException) -> Failure:
+        return Failure("exception", _describe(error), type=type(error).__name__,
+                       traceback=_learner_traceback(error, self.learner_path))

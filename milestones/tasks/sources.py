@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from milestones.errors import MilestonesError
 from milestones.corpora import (AG_NEWS, RT_POLARITY, SOURCES, DataFileError, Source, find_local, hub_available,
                                 read_ag_news_file, read_polarity_file, where_looked)
 
@@ -34,7 +35,7 @@ SPLIT_SEED = 1234  # fixed: rt-polarity has no official split, so every install 
 VALIDATION_FRACTION = 0.1  # AG News ships train/test only; the last 10% of train validates
 
 
-class DataUnavailable(RuntimeError):
+class DataUnavailable(MilestonesError, RuntimeError):
     """Neither a local data folder nor the Hugging Face hub could provide a data set."""
 
 

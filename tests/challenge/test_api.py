@@ -10,11 +10,11 @@ import sys
 import pytest
 
 from challenge import api
-from challenge.bookkeeping import start_milestone
-from challenge import grading
+from challenge.record.bookkeeping import start_milestone
+from challenge.feedback import grading
 from challenge.status import StatusSnapshot
-from challenge.training import TrainResult
-from challenge.workspace import init_workspace
+from challenge.training.run import TrainResult
+from challenge.record.workspace import init_workspace
 from grader import results
 from grader.results import Diagnosis, RunResult, TrainOutcome
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from challenge.eventlog import read_log
-from challenge.hints import Evidence, offer_hint
-from challenge.workspace import init_workspace, open_workspace
+from challenge.record.eventlog import read_log
+from challenge.feedback.hints import Evidence, offer_hint
+from challenge.record.workspace import init_workspace, open_workspace
 from milestones import Hint, load_registry
 
 FIXTURE = Path(__file__).parent / "fixtures" / "no_scale_attention.json"
@@ -42,7 +42,7 @@ def failed_attempt(ws, results: Path | None = FIXTURE) -> None:
 
 @pytest.fixture
 def ws(tmp_path):
-    from challenge.bookkeeping import start_milestone
+    from challenge.record.bookkeeping import start_milestone
 
     workspace = init_workspace(handle="ada", path=tmp_path / "ws")
     registry = load_registry()

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from challenge.cli import app
-from challenge.eventlog import read_log
+from challenge.record.eventlog import read_log
 
 runner = CliRunner()
 
@@ -134,7 +134,7 @@ def test_importing_the_cli_does_not_import_torch():
 def test_status_shows_time_in_one_unit(tmp_path, capsys, monkeypatch):
     """The total is in the table's unit (2m next to 2m, never "0.0 h")."""
     import challenge.status as command  # where status reads the time
-    from challenge.timekeeping import account as real_account
+    from challenge.record.timekeeping import account as real_account
 
     invoke("init", "--handle", "ada", cwd=tmp_path)
     invoke("start", "attention", cwd=tmp_path)

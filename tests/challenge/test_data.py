@@ -171,7 +171,7 @@ def test_status_imports_no_torch(no_data):
 
 
 def test_train_without_data_names_the_milestone_the_data_set_and_the_command(workspace, capsys, no_data):
-    from challenge.bookkeeping import start_milestone
+    from challenge.record.bookkeeping import start_milestone
     from milestones import load_registry
 
     registry = load_registry()

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from challenge import demo as demo_module
 from challenge.data import MissingData
-from challenge.training_bar import training_bar
+from challenge.training.bar import training_bar
 from milestones import load_registry
 from milestones.mutants import mutant_source
 
@@ -96,7 +96,7 @@ def _outcome(status: str, message: str = ""):
 ])
 def test_training_shows_a_bar_and_a_failure_is_named_with_its_reason(monkeypatch, workspace, status, message,
                                                                        problem):
-    import challenge.training
+    import challenge.training.run
 
     bars, updates = [], []
 
@@ -110,8 +110,8 @@ def test_training_shows_a_bar_and_a_failure_is_named_with_its_reason(monkeypatch
         assert kwargs["task"] == "the data"
         return SimpleNamespace(outcome=_outcome(status, message))
 
-    monkeypatch.setattr(challenge.training, "prepare_data", lambda milestone, cache_dir: "the data")
-    monkeypatch.setattr(challenge.training, "train_milestone", fake_train)
+    monkeypatch.setattr(challenge.training.run, "prepare_data", lambda milestone, cache_dir: "the data")
+    monkeypatch.setattr(challenge.training.run, "train_milestone", fake_train)
     said = []
     classifier = REGISTRY.get("classifier")
     got = demo_module._train(classifier, workspace, REGISTRY, demo_module.SimulatedClock(0.0), said.append, bar)
@@ -120,13 +120,13 @@ def test_training_shows_a_bar_and_a_failure_is_named_with_its_reason(monkeypatch
 
 
 def test_data_that_cannot_be_loaded_is_named_not_called_a_training_failure(monkeypatch, workspace):
-    import challenge.training
+    import challenge.training.run
     from challenge.errors import ChallengeError
 
     def no_data(milestone, cache_dir):
         raise ChallengeError("'gpt' has no data to work with. Cannot load the ag_news data set: ...")
 
-    monkeypatch.setattr(challenge.training, "prepare_data", no_data)
+    monkeypatch.setattr(challenge.training.run, "prepare_data", no_data)
     got = demo_module._train(REGISTRY.get("gpt"), workspace, REGISTRY, demo_module.SimulatedClock(0.0),
                              lambda text: None, demo_module._no_bar)
     assert got.startswith("no data: 'gpt' has no data to work with")

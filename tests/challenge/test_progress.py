@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import hashlib
 
-from challenge.bookkeeping import start_milestone
-from challenge.progress import derive_progress, is_stub_run, stub_sha256s
+from challenge.record.bookkeeping import start_milestone
+from challenge.record.progress import derive_progress, is_stub_run, stub_sha256s
 from challenge.report import build_report
 from milestones import load_registry
 
@@ -78,7 +78,7 @@ def test_challenge_test_on_the_untouched_stub_says_it_is_not_an_attempt(workspac
     import pytest
 
     from challenge.cli import main
-    from challenge.grading import run_tests
+    from challenge.feedback.grading import run_tests
     from grader import api
     from grader.results import RunResult, TestResult
 

@@ -9,7 +9,7 @@ import sys
 import pexpect
 import pytest
 
-from challenge.eventlog import read_log
+from challenge.record.eventlog import read_log
 from challenge.prompts import read_chance, read_hours, read_rating
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from challenge.bookkeeping import start_milestone
+from challenge.record.bookkeeping import start_milestone
 from challenge.cli import app
-from challenge.workspace import init_workspace
+from challenge.record.workspace import init_workspace
 from tests.challenge.bundle.conftest import requires_isolation
 
 runner = CliRunner()

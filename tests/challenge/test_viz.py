@@ -11,10 +11,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from challenge.checkpoints import save_checkpoint
-from challenge.eventlog import read_log
+from challenge.training.checkpoints import save_checkpoint
+from challenge.record.eventlog import read_log
 from challenge.taskdata import cache_dir_of, prepare_data
-from challenge.workspace import init_workspace
+from challenge.record.workspace import init_workspace
 from grader.results import TrainOutcome
 from milestones.registry import load_registry
 from tests.data_sets import FIXTURE_DATA
@@ -100,7 +100,7 @@ def test_checkpoint_of_the_prerequisite_is_drawn(ws, tmp_path):
     outcome = TrainOutcome(status="trained", state=state, stopped_by="budget", elapsed_s=1.0, tokens_seen=10,
                            history=[{"step": 1, "loss": 4.0, "elapsed_s": 1.0, "tokens": 10}])
     save_checkpoint(workspace=ws.workspace, milestone=gpt, outcome=outcome, task=ws.task,
-                    learner_file=REFERENCE, budget_s=1.0, device="cpu", seed=0)
+                    budget_s=1.0, device="cpu", seed=0)
 
     result = visualise(workspace=ws.workspace, registry=ws.registry, milestone=ws.milestone, text=TEXT,
                        output=tmp_path / "out")
@@ -119,7 +119,7 @@ def test_a_checkpoint_of_other_data_is_refused(ws, capsys):
     other = SimpleNamespace(name=ws.task.name, fingerprint="other data", spec=ws.task.spec)
     outcome = TrainOutcome(status="trained", state={"w": torch_zeros()}, stopped_by="budget", elapsed_s=1.0)
     save_checkpoint(workspace=ws.workspace, milestone=ws.registry.get("gpt"), outcome=outcome, task=other,
-                    learner_file=REFERENCE, budget_s=1.0, device="cpu", seed=0)
+                    budget_s=1.0, device="cpu", seed=0)
     assert viz(ws, "attention_viz", "--text", TEXT) == 2
     assert "different data or tokenisation" in " ".join(capsys.readouterr().err.split())
 

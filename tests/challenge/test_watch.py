@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from challenge.eventlog import read_log
+from challenge.record.eventlog import read_log
 from milestones import load_registry
 
 

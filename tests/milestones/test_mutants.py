@@ -111,7 +111,7 @@ def test_a_valid_catalogue_reads_and_its_mutant_applies(tmp_path):
     (GOOD_ENTRY.replace("scores = q @ k / math.sqrt(q.size(-1))", ""), "mutant 'no_scaling' (#2): edits.0.find"),
     (GOOD_ENTRY.replace("    edits:\n", "    edits: []\n    old_edits:\n"), "mutant 'no_scaling' (#2): edits:"),
     (GOOD_ENTRY.replace("    description:", "    check_budget_s: 0\n    description:"), "check_budget_s"),
-    (GOOD_ENTRY, "mutant names must be unique; repeated: ['no_scaling']"),
+    (GOOD_ENTRY, "mutant and alternative names must be unique; repeated: ['no_scaling']"),
 ])
 def test_a_defective_entry_is_named_with_the_file(tmp_path, text, problem):
     folder = _write(tmp_path, "format_version: 1\nmutants:\n" + GOOD_ENTRY + text)

@@ -8,13 +8,16 @@ import torch
 from grader.judge.compare import GradingFailure
 from grader.judge.trained import classify, random_init_model, task_of, trained_model
 from grader.judge.stats import binomial_sf, majority_rate
+from grader.judge.run_cache import StashKey
 
 ALPHA = 1e-6
 FLOOR = 0.65  # the challenge's "clearly better than random" on rt-polarity, in practice
 
+SCORES: StashKey[dict[str, torch.Tensor]] = StashKey("scores")  # computed once per run
+
 
 def _evaluate(learner):
-    cache = learner.run_cache.setdefault("scores", {})
+    cache = learner.run_cache.setdefault(SCORES, {})
     if "trained" not in cache:
         task = task_of(learner)
         ids, labels = task.inputs["test"], task.labels["test"]

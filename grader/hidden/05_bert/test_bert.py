@@ -16,6 +16,7 @@ from grader.judge.trained import (check_random_margin, check_unigram_margin, ran
 from grader.protocol import GeneratorSeed
 from grader.judge.stats import unigram_token_losses
 from grader.judge.tasks import mask_for_evaluation
+from grader.judge.run_cache import StashKey
 
 EVAL_MASK_SEED = 20_221_012
 MAX_EXAMPLES = 600
@@ -28,9 +29,11 @@ def _example_losses(logits, labels):
     counts = (labels != -100).sum(1)
     return losses.sum(1) / counts.clamp(min=1), counts
 
+SCORES: StashKey[dict[str, torch.Tensor]] = StashKey("scores")  # computed once per run
+
 
 def _scores(learner):
-    cache = learner.run_cache.setdefault("scores", {})
+    cache = learner.run_cache.setdefault(SCORES, {})
     if "trained" not in cache:
         task = task_of(learner)
         spec = task.spec

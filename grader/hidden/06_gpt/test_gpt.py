@@ -12,6 +12,7 @@ from grader.judge.trained import (check_random_margin, check_unigram_margin, ran
                                     task_of, token_logits, trained_model)
 from grader.judge.stats import unigram_token_losses
 from grader.judge.tasks import windows as causal_windows
+from grader.judge.run_cache import StashKey
 
 MAX_WINDOWS = 384
 
@@ -21,9 +22,11 @@ def _window_losses(logits, targets):
     losses = F.cross_entropy(logits.transpose(1, 2).double(), targets, reduction="none")  # (N, T)
     return losses.mean(1)
 
+SCORES: StashKey[dict[str, torch.Tensor]] = StashKey("scores")  # computed once per run
+
 
 def _scores(learner):
-    cache = learner.run_cache.setdefault("scores", {})
+    cache = learner.run_cache.setdefault(SCORES, {})
     if "trained" not in cache:
         task = task_of(learner)
         spec = task.spec

@@ -17,16 +17,18 @@ from grader.judge.errors import LearnerException
 from grader.judge.compare import GradingFailure, check_tensor, describe_value
 from grader.judge.support import randint
 from grader.judge.trained import build, task_of
+from grader.judge.run_cache import StashKey
 
 ATOL = 1e-5
 SEED = 1234
+MODELS: StashKey[dict] = StashKey("kv_models")  # (worker, dtype) -> the model built for it
 
 
 # -- the learner's model, with non-trivial weights ------------------------------------------------------
 
 def model_of(learner, dtype=torch.float64):
     """build_model(spec) at a fixed seed, every parameter redrawn, in ``dtype``, eval mode (one per worker)."""
-    cache = learner.run_cache.setdefault("kv_models", {})
+    cache = learner.run_cache.setdefault(MODELS, {})
     key = (id(learner.worker), dtype)
     if key not in cache:
         learner.seed(SEED)

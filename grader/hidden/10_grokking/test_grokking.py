@@ -19,6 +19,7 @@ import torch
 
 from grader.judge.compare import GradingFailure
 from grader.judge.trained import check_logits, task_of, trained_model
+from grader.judge.run_cache import StashKey
 
 TEST_FLOOR = 0.95  # final test accuracy, measured by the judge
 MEMORISED, GENERALISED = 0.99, 0.95  # train_acc and val_acc thresholds in the log
@@ -28,10 +29,13 @@ MIN_RECORDS = 10  # a curve needs points
 LOG_TOLERANCE = 0.05  # last logged accuracies vs the judge's measurement on the same pairs
 CLAIM = "from your training log, written by your code (a claim the judge cannot replay)"
 
+PREDICTIONS: StashKey[dict[str, torch.Tensor]] = StashKey("predictions")  # split -> argmax, once per run
+MEASURED: StashKey[dict[str, float]] = StashKey("measured")  # split -> accuracy
+
 
 def _predict(learner, split: str) -> torch.Tensor:
     """(N,) argmax predictions of the trained model on one split, cached per run."""
-    cache = learner.run_cache.setdefault("predictions", {})
+    cache = learner.run_cache.setdefault(PREDICTIONS, {})
     if split not in cache:
         task = task_of(learner)
         ids, p = task.inputs[split].long(), task.spec["p"]
@@ -49,7 +53,7 @@ def _accuracy(learner, split: str) -> float:
 
 def _measured(learner) -> dict[str, float]:
     """Judge-measured accuracies of the final checkpoint, recorded once in the results."""
-    cache = learner.run_cache.setdefault("measured", {})
+    cache = learner.run_cache.setdefault(MEASURED, {})
     if not cache:
         cache.update({split: _accuracy(learner, split) for split in ("train", "validation", "test")})
         learner.metrics.update({

@@ -27,6 +27,7 @@ import torch
 from grader.judge.compare import GradingFailure
 from grader.judge.positions import band, chance_band, curve_metric
 from grader.judge.trained import task_of, token_logits, trained_model
+from grader.judge.run_cache import StashKey
 
 ALPHA = 1e-3  # family-wise, over the first-half positions
 SECOND_HALF_FLOOR = 0.95
@@ -42,6 +43,8 @@ def _layout(spec: dict) -> tuple[list[int], int, list[int]]:
     n = spec["half_len"]
     return list(range(n - 1)), n - 1, list(range(n, 2 * n))
 
+REVERSAL: StashKey[dict] = StashKey("reversal")  # the scores of one run, computed once
+
 
 def _label(t: int, n: int) -> str:
     return f"x{t + 2}" if t < n - 1 else "SEP" if t == n - 1 else f"x{2 * n - t}"
@@ -50,7 +53,7 @@ def _label(t: int, n: int) -> str:
 def _scored(learner) -> dict:
     """Predictions on every test row, hits per position and the chance band, computed once per run."""
     cache = learner.run_cache
-    if "reversal" not in cache:
+    if REVERSAL not in cache:
         task = task_of(learner)
         spec, rows = task.spec, task.inputs["test"].long()
         inputs, targets = rows[:, :-1], rows[:, 1:]
@@ -62,9 +65,9 @@ def _scored(learner) -> dict:
                   "accuracy": (predicted == targets).double().mean(0).tolist(), "band": band_,
                   "copies": float((predicted == inputs).double().mean()), "first": first, "sep": sep,
                   "second": second}
-        cache["reversal"] = scored
+        cache[REVERSAL] = scored
         _record(learner, scored)
-    return cache["reversal"]
+    return cache[REVERSAL]
 
 
 def _record(learner, s: dict) -> None:

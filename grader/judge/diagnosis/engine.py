@@ -33,10 +33,12 @@ from typing import Any
 
 import torch
 
+from grader.errors import GraderError
+
 NONDETERMINISTIC = "nondeterministic"  # an observation: two identical calls gave different outputs
 
 
-class Unpredictable(Exception):
+class Unpredictable(GraderError):
     """A model that cannot say what a probe would show under a variant (no prediction, not a wrong one)."""
 
 

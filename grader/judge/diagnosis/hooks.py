@@ -32,15 +32,17 @@ from grader.judge.diagnosis.probes_attention import sdpa_probes
 from grader.judge.diagnosis.probes_block import block_probes, layer_norm_probes
 from grader.judge.diagnosis.probes_multihead import multihead_probes, self_attention_probes
 from grader.judge.errors import WorkerProblem
+from grader.judge.run_cache import StashKey
 
 PROBES: dict[str, Callable] = {"sdpa": sdpa_probes, "self-attention": self_attention_probes,
                                "multihead": multihead_probes, "layer-norm": layer_norm_probes, "block": block_probes}
-CACHE_KEY = "diagnosis"
+
+FINDINGS: StashKey[dict[str, Finding]] = StashKey("diagnosis")  # unit -> its probes' finding, once per run
 
 
 def finding_for(learner, unit: str) -> Finding:
     """The unit's probes, run once per run of the hidden tests."""
-    cache = learner.run_cache.setdefault(CACHE_KEY, {})
+    cache = learner.run_cache.setdefault(FINDINGS, {})
     if unit not in cache:
         cache[unit] = diagnose(unit, PROBES[unit](learner), mistakes_for(unit), problems=(WorkerProblem,))
     return cache[unit]

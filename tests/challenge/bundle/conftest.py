@@ -11,7 +11,7 @@ import pytest
 
 from challenge.bundle.pack import submit
 from challenge.bundle.verify import isolation_problem
-from challenge.workspace import init_workspace
+from challenge.record.workspace import init_workspace
 from tests.challenge.bundle.helpers import reference_source
 
 requires_isolation = pytest.mark.skipif(isolation_problem() is not None,
@@ -21,8 +21,8 @@ requires_isolation = pytest.mark.skipif(isolation_problem() is not None,
 @pytest.fixture(scope="session")
 def graded_bundle(tmp_path_factory, registry) -> Path:
     """A workspace whose attention passed real hidden tests, submitted once."""
-    from challenge.bookkeeping import start_milestone
-    from challenge.grading import run_tests
+    from challenge.record.bookkeeping import start_milestone
+    from challenge.feedback.grading import run_tests
 
     root = tmp_path_factory.mktemp("graded")
     workspace = init_workspace(handle="ada", path=root / "ws")

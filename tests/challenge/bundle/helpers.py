@@ -11,8 +11,8 @@ import time
 import zipfile
 from pathlib import Path
 
-from challenge.eventlog import GENESIS, LOG_VERSION, chain_hash
-from challenge.workspace import Workspace
+from challenge.record.eventlog import GENESIS, LOG_VERSION, chain_hash
+from challenge.record.workspace import Workspace
 from milestones import Registry
 
 REPO = Path(__file__).resolve().parents[3]
@@ -36,7 +36,7 @@ def hostile_source(name: str, **values: str) -> str:
 def fake_pass(workspace: Workspace, registry: Registry, milestone_id: str, *, source: str | None = None,
               status: str = "pass") -> None:
     """Start a milestone and log a test with ``status`` without grading (cheap; verify re-grades anyway)."""
-    from challenge.bookkeeping import start_milestone
+    from challenge.record.bookkeeping import start_milestone
 
     milestone = registry.get(milestone_id)
     start_milestone(workspace=workspace, registry=registry, milestone=milestone, predict_hours=1.0, predict_pass=0.6)

@@ -13,7 +13,7 @@ import pytest
 
 from challenge.bundle.pack import submit
 from challenge.bundle.verify import verify_bundle
-from challenge.workspace import init_workspace
+from challenge.record.workspace import init_workspace
 from tests.challenge.bundle.helpers import (
     LOG, fake_pass, forged_event, read_entries, reference_source, rewrite, write_entries,
 )

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from challenge.bundle.cohort import Cohort, Learner, LearnerMilestone, load_cohort, spread, summarise
+from challenge.cohort.bundles import Cohort, Learner, LearnerMilestone, load_cohort, spread, summarise
 from challenge.bundle.pack import submit
-from challenge.workspace import init_workspace
+from challenge.record.workspace import init_workspace
 from tests.challenge.bundle.helpers import fake_pass, reference_source, rewrite
 from tests.conftest import FakeClock
 

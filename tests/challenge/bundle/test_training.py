@@ -7,7 +7,7 @@ import pytest
 
 from challenge.bundle.pack import submit
 from challenge.bundle.verify import VerifyOptions, verify_bundle
-from challenge.workspace import init_workspace
+from challenge.record.workspace import init_workspace
 from tests.challenge.bundle.conftest import requires_isolation
 from tests.challenge.bundle.helpers import REPO, fake_pass, reference_source
 
@@ -17,8 +17,8 @@ pytestmark = [pytest.mark.slow, requires_isolation]
 @pytest.mark.skipif(not (REPO / "grader" / "hidden" / "04_classifier").is_dir(),
                     reason="the classifier's hidden tests are not in place yet")
 def test_a_trained_classifier_verifies_from_its_checkpoint_and_when_retrained(tmp_path, registry, data_dir):
-    from challenge.grading import run_tests
-    from challenge.training import train_milestone
+    from challenge.feedback.grading import run_tests
+    from challenge.training.run import train_milestone
 
     workspace = init_workspace(handle="ada", path=tmp_path / "ws")
     fake_pass(workspace, registry, "attention", source=reference_source())  # submit needs one pass

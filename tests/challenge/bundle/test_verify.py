@@ -114,7 +114,7 @@ def test_the_cli_prints_the_table_and_json(registry, verifier, graded_bundle, ca
 @requires_isolation
 def test_an_independent_solution_is_not_flagged(tmp_path, registry, verifier):
     from challenge.bundle.pack import submit
-    from challenge.workspace import init_workspace
+    from challenge.record.workspace import init_workspace
 
     workspace = init_workspace(handle="bo", path=tmp_path / "bo")
     source = (registry.folder(registry.get("attention")) / "alternatives" / "einsum_fused_qkv.py").read_text()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from challenge.bundle.pack import submit
-from challenge.workspace import init_workspace
+from challenge.record.workspace import init_workspace
 from grader.judge.positions import band, curve_metric
 from tests.challenge.bundle.helpers import REPO, fake_pass
 from tests.conftest import FakeClock

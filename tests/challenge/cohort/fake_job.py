@@ -20,7 +20,7 @@ def main() -> int:
     from challenge.cohort.job import die_with_parent
 
     die_with_parent(parent)
-    from challenge.storage import write_json_atomic
+    from challenge.record.storage import write_json_atomic
     spec = json.loads(bundle.read_text())
     if spec.get("pid_folder"):
         (Path(spec["pid_folder"]) / f"{os.getpid()}.pid").write_text(str(os.getpid()))

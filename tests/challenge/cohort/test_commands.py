@@ -10,7 +10,7 @@ import pytest
 
 import challenge.cohort.run
 from challenge.bundle.pack import submit
-from challenge.workspace import init_workspace
+from challenge.record.workspace import init_workspace
 from tests.challenge.bundle.helpers import fake_pass, reference_source
 from tests.challenge.cohort.fakes import fake_bundle, fake_command
 from tests.conftest import FakeClock

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from challenge.bundle.pack import submit
-from challenge.workspace import init_workspace
+from challenge.record.workspace import init_workspace
 from tests.challenge.bundle.conftest import requires_isolation
 from tests.challenge.bundle.helpers import fake_pass, reference_source, rewrite
 
@@ -24,8 +24,8 @@ def _invoke(*args) -> int:
 
 
 def test_three_real_bundles_verified_resumed_and_merged(tmp_path, registry, capsys):
-    from challenge.bookkeeping import start_milestone
-    from challenge.grading import run_tests
+    from challenge.record.bookkeeping import start_milestone
+    from challenge.feedback.grading import run_tests
 
     (tmp_path / "in").mkdir()
     honest = init_workspace(handle="ada", path=tmp_path / "ada")

@@ -12,7 +12,7 @@ from challenge.bundle.pack import submit
 from challenge.bundle.verify import MilestoneVerification, Verification
 from challenge.cohort import job
 from challenge.cohort.job import describe, verify_one
-from challenge.workspace import init_workspace
+from challenge.record.workspace import init_workspace
 from tests.challenge.bundle.helpers import fake_pass, reference_source, rewrite
 from tests.conftest import FakeClock
 
@@ -44,12 +44,12 @@ def test_claims_are_read_before_anything_runs_and_no_isolation_is_exit_3(tmp_pat
 
 
 def test_an_unreadable_report_does_not_stop_the_verification(tmp_path, registry, monkeypatch):
-    import challenge.bundle.cohort
+    import challenge.cohort.bundles
 
     def broken(**_):
         raise ValueError("odd log")
 
-    monkeypatch.setattr(challenge.bundle.cohort, "read_learner", broken)
+    monkeypatch.setattr(challenge.cohort.bundles, "read_learner", broken)
     payload = verify_one(source=_bundle(tmp_path, registry), registry=registry, isolation=lambda: "none here")
     assert payload["exit_code"] == 3 and payload["claims"] is None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from challenge.training_bar import progress_text
+from challenge.training.bar import progress_text
 
 
 def test_the_bar_counts_cpu_seconds_and_estimates_wall_time_left():

@@ -86,3 +86,22 @@ def test_a_stale_entry_raises_when_its_text_is_asked_for(tmp_path):
     with pytest.raises(StaleMutant) as stale:
         next(e for e in entries if e.name == "mask_inverted").text()
     assert stale.value.name == "mask_inverted"
+
+
+def test_an_alternative_can_be_an_edit_list_of_the_reference(tmp_path):
+    """A valid solution one edit away from the reference lives in mutants.yaml's `alternatives:`, like a mutant."""
+    from challenge.dev.catalogue import catalogue
+    from milestones import MilestoneFormatError, load_registry
+    from milestones.mutants import read_catalogue
+
+    registry = load_registry()
+    hand_coded = registry.get("hand_coded")
+    entries, problems = catalogue(registry=registry, milestone=hand_coded)
+    post_ln = next(e for e in entries if e.name == "post_ln")
+    assert not problems and post_ln.role == "alternative" and post_ln.expected == "passes"
+    assert "NORM_FIRST = False" in post_ln.text() and "NORM_FIRST = True" not in post_ln.text()
+    (tmp_path / "mutants.yaml").write_text(
+        "format_version: 1\nmutants:\n  - {name: same, description: d, expect: e, edits: [{find: a, replace: b}]}\n"
+        "alternatives:\n  - {name: same, description: d, edits: [{find: a, replace: c}]}\n", encoding="utf-8")
+    with pytest.raises(MilestoneFormatError, match="repeated"):
+        read_catalogue(tmp_path)

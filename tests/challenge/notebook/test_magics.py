@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from challenge.bookkeeping import start_milestone
-from challenge.workspace import init_workspace
+from challenge.record.bookkeeping import start_milestone
+from challenge.record.workspace import init_workspace
 from tests.challenge.notebook.kernel import need
 
 need("IPython")
@@ -122,7 +122,7 @@ def test_the_training_bar_is_one_output_updated_in_place(monkeypatch):
     import IPython.display
 
     from challenge.notebook import progress
-    from challenge.training_bar import training_bar
+    from challenge.training.bar import training_bar
 
     shown, updates = [], []
 

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import json
 
-from challenge.storage import write_json_atomic
-from challenge.workspace import init_workspace
+from challenge.record.storage import write_json_atomic
+from challenge.record.workspace import init_workspace
 
 T0 = 1_800_000_000.0
 MIN = 60.0

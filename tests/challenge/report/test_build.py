@@ -8,7 +8,7 @@ import pytest
 
 from challenge.report import build_report, render_text
 from challenge.report.verdict import BORDERLINE, IN_PROGRESS, PENDING, READY, UNFINISHED
-from challenge.workspace import init_workspace
+from challenge.record.workspace import init_workspace
 from tests.challenge.report import synthetic
 from tests.challenge.report.synthetic import MIN
 
@@ -193,3 +193,24 @@ def test_bonus_milestones_are_extra_evidence_never_weighed(tmp_path, clock, regi
     assert after.verdict.so_far == before.verdict.so_far == BORDERLINE
     assert after.verdict.reasons == before.verdict.reasons + ["extra evidence: bonus sampling passed"]
     assert any("Bonus milestones are extra evidence" in rule for rule in after.rules)
+
+
+def test_mistakes_made_keep_named_ones_first_and_say_how_many_were_left_out():
+    """A named mistake seen once outranks faults only localised that were seen more often (issue: the report
+    dropped multihead's named mistake for two long unnamed lines and did not say the list was cut)."""
+    from types import SimpleNamespace
+
+    from challenge.report.build import _mistakes_made
+    from challenge.report.model import FAILED, LOCALISED, NAMED, MistakeMade
+
+    def made(milestone, label, kind, attempts):
+        return MistakeMade(milestone, label, label, kind == NAMED, attempts, kind=kind)
+
+    reports = [SimpleNamespace(mistakes=[made("attention", "no known mistake matches: output differs", LOCALISED, 3),
+                                         made("attention", "causal mask", FAILED, 4)]),
+               SimpleNamespace(mistakes=[made("block", "no known mistake matches: residual", LOCALISED, 2),
+                                         made("multihead", "heads merged without transposing back", NAMED, 1)])]
+    shown, left_out = _mistakes_made(reports)
+    assert [(m.milestone, m.kind) for m in shown] == [("multihead", NAMED), ("attention", LOCALISED),
+                                                      ("block", LOCALISED)]
+    assert left_out == 1 and [m.diagnosed for m in shown] == [True, False, False]

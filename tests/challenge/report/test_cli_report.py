@@ -34,7 +34,7 @@ def test_terminal_report_fits_one_screen(ws):
                      "borderline", "Brier score: 0.285", "overconfident", "Rules: feel weighs more",
                      "Weakest areas: batching and tensor shapes", "Unreadable line(s) 8 skipped",
                      "Mistakes made: attention: NaN for a query whose keys are all masked (2 attempts); "
-                     "block: could not load the code (1 attempt); "
+                     "block: could not load the code (localised; no known mistake named) (1 attempt); "
                      "attention: failed \"causal mask\", no diagnosis (1 attempt)"):
         assert expected in " ".join(text.split())  # lines wrap at 100 columns
     for readiness in ("Consider applying", "Verdict: Borderline", "Skill up first", "Failed most"):

@@ -8,10 +8,10 @@ import pytest
 from rich.console import Console
 
 from challenge.output import Output
-from challenge.render_results import render_run
+from challenge.feedback.render_results import render_run
 from challenge.report import build_report, render_text
 from challenge.report.curves import curves_in, outside_count, parse_curve, sparkline, terminal_lines
-from challenge.storage import write_json_atomic
+from challenge.record.storage import write_json_atomic
 from grader.judge.positions import band, curve_metric
 from grader.results import RunResult
 from grader.results import TestResult as Result
@@ -86,7 +86,7 @@ HOSTILE = '<script>alert(1)</script> [click](javascript:alert(1)) **bold** \x1b[
 
 @pytest.fixture
 def report(tmp_path, clock):
-    from challenge.workspace import init_workspace
+    from challenge.record.workspace import init_workspace
 
     ws = init_workspace(handle="ada", path=tmp_path / "ws", clock=clock)
     folder = ws.milestone_dir(HILTON.folder)
@@ -125,7 +125,7 @@ def test_json_report_carries_them(report):
 def test_markdown_quotes_the_answers_and_tabulates_the_curve(report):
     text = render_text(report, "md")
     assert "## Written answers: hilton" in text
-    assert ("**How do recurrence and time differ between a transformer and an RNN such as an LSTM?** "
+    assert ("### How do recurrence and time differ between a transformer and an RNN such as an LSTM?\n\n"
             "Confidence: 4/5.") in text
     assert "> No recurrence:\n> attention reads the past at once." in text
     assert "Confidence: not stated." in text and "*Not answered.*" in text

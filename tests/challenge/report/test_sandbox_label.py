@@ -4,7 +4,7 @@ user namespaces), as each result does; and says nothing where every attempt had 
 from __future__ import annotations
 
 from challenge.report import build_report, render_text
-from challenge.workspace import init_workspace
+from challenge.record.workspace import init_workspace
 
 LABEL = "graded without the full sandbox"
 

@@ -21,7 +21,9 @@ from grader.engine.plugin import ResultsPlugin
 from grader.engine.sandbox import Limits
 from grader.fingerprint import HIDDEN_DIR
 from grader.judge.session import LearnerSession, SessionConfig
+from grader.messages import Response
 from grader.protocol import read_message, write_message
+from grader.source import LearnerSource
 from grader.worker.ops import LearnerHost
 from grader.worker.record import BuiltinRecord
 
@@ -42,7 +44,7 @@ class InProcessWorker:
         self.exports: list[str] = []
 
     def request(self, op: str, *, timeout=None, what: str = "", reply_bytes=None, on_progress=None, **payload):
-        return _wire(self.host.dispatch(_wire({"op": op, **payload})))
+        return Response.from_wire(_wire(self.host.dispatch(_wire({"op": op, **payload}))))
 
     def output_mark(self) -> tuple[int, int]:
         return 0, 0
@@ -67,7 +69,8 @@ def session_for(source: str, learner_name: str):
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / learner_name
         path.write_text(source, encoding="utf-8")
-        config = SessionConfig(learner_file=path, tracked=[], limits=Limits(), call_timeout_s=60, run_timeout_s=600)
+        config = SessionConfig(source=LearnerSource.read(path), tracked=[], limits=Limits(), call_timeout_s=60,
+                               run_timeout_s=600)
         session = LearnerSession(config, host=InProcessHost(Path(folder) / "worker"))
         (Path(folder) / "worker").mkdir()
         session.ensure_worker()
