@@ -95,7 +95,7 @@ def test_challenge_test_on_the_untouched_stub_says_it_is_not_an_attempt(workspac
         def __exit__(self, *exc):
             return False
 
-        def grade(self, request):
+        def grade(self, request, **_):
             return RunResult(milestone=ATTENTION.id, status="fail", started_at=time_module.time(),
                              tests=[TestResult(name="t", status="fail", message="NotImplementedError")],
                              learner_file_sha256=_sha(learner.read_bytes()))

@@ -81,7 +81,7 @@ def test_a_file_changed_elsewhere_is_not_overwritten_without_asking(shell, magic
 
 
 def test_unloading_stops_keeping_a_sandbox_warm(shell):
-    from challenge import grading
+    from challenge.feedback import grading
 
     assert grading._kept_warm is not None
     shell.run_line_magic("unload_ext", "challenge")
