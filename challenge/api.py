@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from challenge.feedback.grading import TestOutcome
     from challenge.report.model import Report
-    from challenge.status import StatusSnapshot
+    from challenge.record.status import StatusSnapshot
     from challenge.training.run import TrainResult
 
 __all__ = ["report", "status", "test", "train"]
@@ -86,7 +86,7 @@ def train(milestone: str, *, workspace: str | Path | None = None, budget_s: floa
 
 def status(*, workspace: str | Path | None = None) -> "StatusSnapshot":
     """The clock, and time, attempts and help per started milestone (`challenge status`)."""
-    from challenge.status import read_status
+    from challenge.record.status import read_status
 
     ctx = _context(workspace)
     return read_status(workspace=ctx.workspace, registry=ctx.registry)

@@ -13,7 +13,7 @@ from challenge.commands.clock import begin, option_value
 from challenge.commands.context import Context, open_context
 from challenge.commands.options import JsonOpt, MilestoneArg, WorkspaceOpt
 from challenge.feedback.grading import record_confidence, run_tests, sandbox_for_tests
-from challenge.grading_progress import grading_progress
+from challenge.feedback.progress_line import grading_progress
 from challenge.output import out
 from challenge.prompts import choose, read_chance
 from challenge.feedback.render_results import render_run

@@ -9,7 +9,7 @@ import typer
 from challenge.commands.context import open_context
 from challenge.commands.options import MilestoneArg, WorkspaceOpt
 from challenge.output import out
-from challenge.render_training import render_training
+from challenge.training.render import render_training
 from challenge.run_requests import training_budget
 from challenge.training.bar import training_bar
 from challenge.training.run import cache_dir_of, prepare_data, train_milestone

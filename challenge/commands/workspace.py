@@ -14,7 +14,7 @@ from challenge.commands.options import WorkspaceOpt
 from challenge.record.durations import format_duration
 from challenge.output import Output, out
 from challenge.record.progress import MilestoneProgress, derive_progress
-from challenge.status import StatusSnapshot, read_status
+from challenge.record.status import StatusSnapshot, read_status
 from challenge.record.timekeeping import account
 from challenge.record.workspace import init_workspace
 from milestones import load_registry

@@ -48,7 +48,7 @@ class TrainResult:
 
     def _repr_html_(self) -> str:
         from challenge.notebook.html import html_of
-        from challenge.render_training import render_training
+        from challenge.training.render import render_training
 
         return html_of(lambda out: render_training(out, self))
 

@@ -12,7 +12,7 @@ import pytest
 from challenge import api
 from challenge.record.bookkeeping import start_milestone
 from challenge.feedback import grading
-from challenge.status import StatusSnapshot
+from challenge.record.status import StatusSnapshot
 from challenge.training.run import TrainResult
 from challenge.record.workspace import init_workspace
 from grader import results

@@ -133,7 +133,7 @@ def test_importing_the_cli_does_not_import_torch():
 
 def test_status_shows_time_in_one_unit(tmp_path, capsys, monkeypatch):
     """The total is in the table's unit (2m next to 2m, never "0.0 h")."""
-    import challenge.status as command  # where status reads the time
+    import challenge.record.status as command  # where status reads the time
     from challenge.record.timekeeping import account as real_account
 
     invoke("init", "--handle", "ada", cwd=tmp_path)

@@ -14,7 +14,7 @@ import pexpect
 import pytest
 from rich.console import Console
 
-from challenge.grading_progress import grading_progress, progress_text
+from challenge.feedback.progress_line import grading_progress, progress_text
 from grader.progress import TestProgress
 from milestones import load_registry
 
