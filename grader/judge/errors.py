@@ -17,9 +17,13 @@ class WorkerProblem(Exception):
 
 
 class LearnerException(WorkerProblem):
-    def __init__(self, message: str, traceback: str = "", type_name: str = ""):
+    def __init__(self, message: str, traceback: str = "", type_name: str = "", site_claim: Any = None):
         super().__init__(message)
         self.message, self.traceback, self.type_name = message, traceback, type_name
+        self.site_claim = site_claim  # the worker's description of the line (unchecked: grader.judge.crash_site)
+        self.site = None  # a checked grader.judge.crash_site.CrashSite, set by the session that sent the call
+        self.call = ""  # what the test sent, in shapes ("attention with q (2, 4, 8) float32, ...")
+        self.file_name = ""
 
 
 class MissingSymbol(WorkerProblem):
@@ -45,7 +49,8 @@ def problem_of(response: dict) -> WorkerProblem:
     error = response.get("error", {})
     if error.get("kind") == "missing":
         return MissingSymbol(error.get("message", "?"))
-    return LearnerException(error.get("message", "unknown error"), error.get("traceback", ""), error.get("type", ""))
+    return LearnerException(error.get("message", "unknown error"), error.get("traceback", ""), error.get("type", ""),
+                            error.get("site"))
 
 
 def value_of(response: dict) -> Any:

@@ -25,7 +25,8 @@ import torch
 from grader.engine.host import SandboxHost
 from grader.engine.sandbox import Limits
 from grader.engine.worker_process import WorkerProcess
-from grader.judge.errors import WorkerTimeout, handle_of, value_of
+from grader.judge.crash_site import locate
+from grader.judge.errors import LearnerException, WorkerTimeout, handle_of, value_of
 from grader.protocol import Handle
 
 MIN_REPLY_BYTES = 16 * 1024 * 1024
@@ -171,7 +172,11 @@ class LearnerSession:
             raise
         self.last_builtins = [str(name) for name in response.get("builtins", []) if isinstance(name, str)]
         self.builtins_used.update(self.last_builtins)
-        return value_of(response)
+        try:
+            return value_of(response)
+        except LearnerException as error:
+            locate(error, learner_file=self.config.learner_file, what=what, payload=payload if op == "call" else None)
+            raise
 
     def call(self, target: str | Handle, method: str | None, args, kwargs, *, what: str, return_args: bool = False,
              no_grad: bool = False):

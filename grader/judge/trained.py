@@ -72,6 +72,37 @@ def trim_padding(ids: torch.Tensor, pad_id: int) -> tuple[torch.Tensor, torch.Te
     return ids[:, :width], padding_mask[:, :width]
 
 
+def more_padding(ids: torch.Tensor, pad_id: int, *, rows: int, room: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """(trimmed, padded): up to ``rows`` right-padded rows with at least ``room`` padding columns, first cut to
+    their longest real length, then the same rows padded with ``pad_id`` to the full width. The two differ only
+    in how much padding follows the words: whatever a model outputs at the real tokens must not change."""
+    ids = ids.long()
+    lengths = torch.where(ids != pad_id, torch.arange(ids.shape[1]) + 1, 0).amax(1)
+    short = (lengths <= ids.shape[1] - room).nonzero().flatten()
+    picked = ids[short[:rows]] if len(short) else ids[:rows]
+    trimmed, _ = trim_padding(picked, pad_id)
+    return trimmed, picked
+
+
+def padding_change(model: Remote, ids: torch.Tensor, pad_id: int, *, out_size: int, per_token: bool,
+                   rows: int = 64) -> float:
+    """The largest change of the logits at real tokens (``per_token``: (B, T, out_size)) or of the
+    per-sequence logits ((B, out_size)) when more padding columns follow the same rows."""
+    trimmed, padded = more_padding(ids, pad_id, rows=rows)
+    outputs = []
+    for batch in (trimmed, padded):
+        mask = batch == pad_id
+        with model.session.expecting(reply_bytes(*batch.shape, out_size)):
+            got = model.infer(batch, mask)
+        shape = (*batch.shape, out_size) if per_token else (len(batch), out_size)
+        outputs.append(check_logits(got, shape, "model(ids, padding_mask)"))
+    short, long = outputs
+    if per_token:
+        real = trimmed != pad_id
+        return float((short[real] - long[:, :trimmed.shape[1]][real]).abs().max()) if real.any() else 0.0
+    return float((short - long).abs().max())
+
+
 def check_logits(got, expected_shape: tuple[int, ...], what: str) -> torch.Tensor:
     if not isinstance(got, torch.Tensor):
         raise GradingFailure(f"{what} returned {type(got).__name__}, expected logits of shape {expected_shape}.",

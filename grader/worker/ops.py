@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from grader.protocol import GeneratorSeed, Handle, Unsupported, write_message
+from grader.worker.crash import crash_site
 from grader.worker.record import BuiltinRecord
 
 REFERENCE_FACTORIES = ("MultiheadAttention", "TransformerEncoderLayer", "Linear", "LayerNorm", "Embedding")
@@ -246,4 +247,5 @@ class LearnerHost:
     def _failure(self, error: BaseException) -> dict:
         return {"ok": False, "error": {"kind": "exception", "type": type(error).__name__,
                                        "message": _describe(error),
-                                       "traceback": _learner_traceback(error, self.learner_path)}}
+                                       "traceback": _learner_traceback(error, self.learner_path),
+                                       "site": crash_site(error, self.learner_path)}}

@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 
 from grader.judge.compare import GradingFailure, describe_value
-from grader.judge.trained import (check_random_margin, check_unigram_margin, random_init_model, record_loss_metrics,
-                                    task_of, token_logits, trained_model)
+from grader.judge.trained import (check_random_margin, check_unigram_margin, padding_change, random_init_model,
+                                    record_loss_metrics, task_of, token_logits, trained_model)
 from grader.protocol import GeneratorSeed
 from grader.judge.stats import unigram_token_losses
 from grader.judge.tasks import mask_for_evaluation
@@ -55,6 +55,20 @@ def _scores(learner):
 def test_checkpoint_loads_into_your_model(learner):
     """your checkpoint loads into build_model(spec), every weight accounted for"""
     trained_model(learner)
+
+
+def test_padding_does_not_reach_real_tokens(learner):
+    """the logits at real tokens do not depend on how much padding follows an article"""
+    task = task_of(learner)
+    spec = task.spec
+    diff = padding_change(trained_model(learner), task.inputs["test"], spec["pad_id"], out_size=spec["vocab_size"],
+                          per_token=True)
+    if diff > 1e-4:
+        raise GradingFailure(
+            f"The same test articles give different logits at their real tokens when more padding columns follow "
+            f"them (max abs diff {diff:.3g}): padding reaches the real tokens.",
+            "Nobody may attend to padding: pass padding_mask to every attention layer and mask the padded keys "
+            "(scores.masked_fill(padding_mask[:, None, None, :], float('-inf'))) before the softmax.")
 
 
 def test_masked_loss_clearly_below_word_frequencies(learner):
