@@ -4,7 +4,7 @@ On an exception the worker walks the traceback to the innermost frame in the
 learner's file and describes that line: its number, the tensors written on it
 (shape, dtype, device; never a value) and the shapes of the shape-changing
 expressions on it (``mask.unsqueeze(1)``, ``x[:, None]``, ``k.transpose(-2, -1)``),
-computed again on meta tensors, which hold no data and run no learner code. Where
+computed again from shapes alone (``grader.worker.shapes``), which runs no learner code. Where
 two of those meet in an operation that cannot take them (``scores + mask.unsqueeze(1)``,
 ``q @ k``, ``scores.masked_fill(mask, ...)``), the pair is named. The parameter names
 of the outermost learner frame let the judge label the inputs it sent.
@@ -23,12 +23,14 @@ from typing import Any
 
 import torch
 
+from grader.worker.shapes import Shape, ShapeError
+
 MAX_NAMES, MAX_EXPRESSIONS, MAX_TEXT = 8, 6, 80
 # Methods whose result shape follows from the receiver's shape and literal arguments alone.
 SHAPE_METHODS = {"unsqueeze", "squeeze", "view", "reshape", "transpose", "permute", "flatten", "expand", "repeat",
                  "t", "contiguous", "float", "double", "half", "bool", "long", "int", "softmax", "log_softmax",
-                 "sum", "mean", "amax", "masked_fill", "matmul", "view_as", "reshape_as", "expand_as", "tril",
-                 "triu", "unflatten", "movedim", "swapaxes", "narrow"}
+                 "sum", "mean", "amax", "masked_fill", "masked_fill_", "matmul", "bmm", "view_as", "reshape_as",
+                 "expand_as", "tril", "triu", "swapaxes", "clone", "detach", "exp", "sqrt", "abs", "relu"}
 BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.MatMult: "@"}
 INTEGER_OPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
                ast.FloorDiv: lambda a, b: a // b}
@@ -36,7 +38,6 @@ INTEGER_OPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mul
 FUNCTIONS = {"matmul", "bmm", "softmax", "log_softmax", "masked_fill", "transpose", "unsqueeze", "squeeze",
              "reshape", "permute", "tril", "triu", "flatten"}
 _PLAIN = (torch.Tensor, torch.nn.Parameter)
-OPERATORS = {"+": torch.add, "-": torch.sub, "*": torch.mul, "/": torch.div, "@": torch.matmul, "==": torch.eq}
 
 
 def _innermost(error: BaseException, learner_path: str) -> tuple[FrameType, int, FrameType] | None:
@@ -91,10 +92,10 @@ class _Line:
         if isinstance(node, ast.BinOp) and type(node.op) in INTEGER_OPS:
             return INTEGER_OPS[type(node.op)](self.integer(node.left, depth + 1), self.integer(node.right, depth + 1))
         if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute) and node.value.attr == "shape":
-            return int(self.tensor(node.value.value, depth + 1).shape[self.integer(node.slice, depth + 1)])
+            return int(self.tensor(node.value.value, depth + 1).dims[self.integer(node.slice, depth + 1)])
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "size" \
                 and len(node.args) == 1:
-            return int(self.tensor(node.func.value, depth + 1).size(self.integer(node.args[0], depth + 1)))
+            return int(self.tensor(node.func.value, depth + 1).dims[self.integer(node.args[0], depth + 1)])
         value = self.value(node)
         if type(value) is int:
             return value
@@ -115,8 +116,8 @@ class _Line:
         except LookupError:
             return self.tensor(node, depth + 1)
 
-    def tensor(self, node: ast.AST, depth: int = 0) -> torch.Tensor:
-        """A meta tensor shaped as ``node`` would be, or LookupError."""
+    def tensor(self, node: ast.AST, depth: int = 0) -> Shape:
+        """The shape ``node`` would have, or LookupError."""
         if depth > 12:
             raise LookupError("deep")
         if isinstance(node, (ast.Name, ast.Attribute)) and not (isinstance(node, ast.Attribute)
@@ -124,9 +125,9 @@ class _Line:
             value = self.value(node)
             if type(value) not in _PLAIN:
                 raise LookupError("not a tensor")
-            return torch.empty(tuple(value.shape), dtype=value.dtype, device="meta")
+            return Shape(tuple(int(s) for s in value.shape), _dtype(value))
         if isinstance(node, ast.Attribute):  # .T, .mT
-            return self.note(node, getattr(self.tensor(node.value, depth + 1), node.attr))
+            return self.note(node, self.attempt(node.value, self.tensor(node.value, depth + 1), node.attr, [], {}, []))
         if isinstance(node, ast.Subscript):
             index = self.argument(node.slice, depth)
             return self.note(node, self.attempt(node.value, self.tensor(node.value, depth + 1), "[]", [index], {},
@@ -147,7 +148,7 @@ class _Line:
             kwargs = {k.arg: 0.0 if k.arg == "value" else self.argument(k.value, depth)
                       for k in node.keywords if k.arg}
             return self.note(node, self.attempt(receiver_node, receiver, method, args, kwargs,
-                                                [n for n, v in zip(arg_nodes, args) if isinstance(v, torch.Tensor)]))
+                                                [n for n, v in zip(arg_nodes, args) if isinstance(v, Shape)]))
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.Invert, ast.Not)):
             return self.tensor(node.operand, depth + 1)
         if isinstance(node, ast.Compare) and len(node.comparators) == 1:
@@ -155,38 +156,38 @@ class _Line:
             try:
                 right = self.tensor(node.comparators[0], depth + 1)
             except LookupError:
-                return torch.empty(left.shape, dtype=torch.bool, device="meta")
+                return Shape(left.dims, "bool")
             return self.attempt(node.left, left, "==", [right], {}, [node.comparators[0]])
         if isinstance(node, ast.BinOp) and type(node.op) in BINARY:
             left, right = self.tensor(node.left, depth + 1), self.tensor(node.right, depth + 1)
             return self.note(node, self.attempt(node.left, left, BINARY[type(node.op)], [right], {}, [node.right]))
         raise LookupError("not a shape expression")
 
-    def attempt(self, left_node: ast.AST, left: torch.Tensor, op: str, args: list, kwargs: dict,
-                tensor_nodes: list[ast.AST]) -> torch.Tensor:
-        """``left op args`` on meta tensors; a failure between two tensors of the line becomes the conflict."""
+    def attempt(self, left_node: ast.AST, left: Shape, op: str, args: list, kwargs: dict,
+                tensor_nodes: list[ast.AST]) -> Shape:
+        """``left op args`` on shapes; a failure between two tensors of the line becomes the conflict."""
         try:
             if op == "[]":
-                return left[args[0]]
-            if op in OPERATORS:
-                return OPERATORS[op](left, args[0])
-            return getattr(left, op)(*args, **kwargs)
-        except (RuntimeError, TypeError, ValueError, IndexError):
+                return left.index(args[0])
+            if op in ("+", "-", "*", "/", "@", "=="):
+                return left.binary(op, args[0])
+            return left.method(op, args, kwargs)
+        except (ShapeError, TypeError, ValueError, IndexError, AttributeError):
             if self.conflict is None:
-                right = next((a for a in args if isinstance(a, torch.Tensor)), None)
+                right = next((a for a in args if isinstance(a, Shape)), None)
                 shown = tensor_nodes and (right is not None or op == "[]")
-                self.conflict = {"op": op, "left": self.segment(left_node), "left_shape": list(left.shape),
+                self.conflict = {"op": op, "left": self.segment(left_node), "left_shape": list(left.dims),
                                  "right": self.segment(tensor_nodes[0]) if shown else "",
-                                 "right_shape": list(right.shape) if right is not None else []}
+                                 "right_shape": list(right.dims) if right is not None else []}
             raise LookupError("does not apply") from None
 
     def segment(self, node: ast.AST) -> str:
         return (ast.get_source_segment(self.text, node) or "")[:MAX_TEXT]
 
-    def note(self, node: ast.AST, result: torch.Tensor) -> torch.Tensor:
+    def note(self, node: ast.AST, result: Shape) -> Shape:
         text = self.segment(node)
         if text and len(self.expressions) < MAX_EXPRESSIONS and all(e["text"] != text for e in self.expressions):
-            self.expressions.append({"text": text, "shape": list(result.shape), "dtype": _dtype(result)})
+            self.expressions.append({"text": text, "shape": list(result.dims), "dtype": result.dtype})
         return result
 
 
@@ -263,7 +264,7 @@ def crash_site(error: BaseException, learner_path: str) -> dict | None:
             if isinstance(node, (ast.Call, ast.BinOp, ast.Subscript, ast.Attribute, ast.Compare)):
                 try:
                     line.tensor(node)
-                except (LookupError, RuntimeError, TypeError, ValueError, IndexError, AttributeError,
+                except (LookupError, ShapeError, RuntimeError, TypeError, ValueError, IndexError, AttributeError,
                         RecursionError):
                     continue
         return {"line": lineno, "function": frame.f_code.co_name, "tensors": _tensor_names(tree, parsed, line),
