@@ -174,15 +174,20 @@ def record_loss_metrics(learner: LearnerSession, scores: dict, *, loss_name: str
     })
 
 
-def check_unigram_margin(scores: dict, *, what: str, hint: str) -> None:
+def check_unigram_margin(scores: dict, *, what: str, hint: str, probe=None) -> None:
+    """``probe``: () -> a ``grader.judge.trained_probes.Finding`` or None, run only on failure: what it
+    found leads the message and replaces the general hint."""
     from grader.judge.stats import bootstrap_paired_diff_ci
 
     trained, unigram = float(scores["trained"].mean()), float(scores["unigram"].mean())
     low, high = bootstrap_paired_diff_ci(scores["unigram"], scores["trained"])
     if unigram - trained < UNIGRAM_MARGIN or low <= 0:
-        raise GradingFailure(
-            f"{what} {trained:.3f} nats vs unigram {unigram:.3f}: a margin of {unigram - trained:.3f} "
-            f"(95% CI {format_ci(low, high)}); needs at least {UNIGRAM_MARGIN}.", hint)
+        finding = probe() if probe is not None else None
+        numbers = (f"{what} {trained:.3f} nats vs unigram {unigram:.3f}: a margin of {unigram - trained:.3f} "
+                   f"(95% CI {format_ci(low, high)}); needs at least {UNIGRAM_MARGIN}.")
+        if finding is not None:
+            raise GradingFailure(f"{finding.message}\n{numbers}", finding.hint)
+        raise GradingFailure(numbers, hint)
 
 
 def check_random_margin(scores: dict, *, what: str) -> None:

@@ -7,6 +7,7 @@ import torch
 
 from grader.judge.compare import GradingFailure
 from grader.judge.trained import classify, padding_change, random_init_model, task_of, trained_model
+from grader.judge import trained_probes as probes
 from grader.judge.stats import binomial_sf, majority_rate
 
 ALPHA = 1e-6
@@ -61,11 +62,36 @@ def test_accuracy_is_clearly_above_the_majority_class(learner):
     p_value = binomial_sf(correct, n, majority)
     accuracy = correct / n
     if p_value >= ALPHA or accuracy < FLOOR:
-        raise GradingFailure(
-            f"Test accuracy {accuracy:.1%} ({correct}/{n}); always guessing the majority class gives {majority:.1%}; "
-            f"one-sided exact binomial p = {p_value:.2g} (needs < {ALPHA:g}) and the floor is {FLOOR:.0%}.",
+        numbers = (f"Test accuracy {accuracy:.1%} ({correct}/{n}); always guessing the majority class gives "
+                   f"{majority:.1%}; one-sided exact binomial p = {p_value:.2g} (needs < {ALPHA:g}) and the floor "
+                   f"is {FLOOR:.0%}.")
+        finding = _probe(learner)
+        if finding is not None:
+            raise GradingFailure(f"{finding.message}\n{numbers}", finding.hint)
+        raise GradingFailure(numbers,
             "Train longer or check the loop: does the loss fall below ln(2) = 0.69? Are padding tokens masked "
             "in attention and pooling? Does your loop keep the trained weights in the model it was given?")
+
+
+def _probe(learner):
+    """The known failure shapes of a classifier: ignoring the words, reading padding, ignoring the labels."""
+    task = task_of(learner)
+    spec = task.spec
+    model = trained_model(learner)
+    pad, n_classes = spec["pad_id"], spec["n_classes"]
+    ids = task.inputs["test"][:32].long()
+    special = [spec[k] for k in ("pad_id", "unk_id", "cls_id") if k in spec]
+    found = probes.first(
+        probes.ignores_input(lambda x: classify(model, x, pad, n_classes), ids, vocab_size=spec["vocab_size"],
+                             keep=torch.isin(ids, torch.tensor(special)), special=special),
+        probes.reads_padding(padding_change(model, task.inputs["test"], pad, out_size=n_classes, per_token=False,
+                                            rows=32)))
+    if found is not None or "train" not in task.labels:
+        return found
+    train_ids, train_labels = task.inputs["train"][:1000].long(), task.labels["train"][:1000]
+    train_accuracy = float((classify(model, train_ids, pad, n_classes).argmax(-1) == train_labels).float().mean())
+    return probes.ignores_labels(train_accuracy=train_accuracy, majority=majority_rate(train_labels),
+                                 final_loss=probes.final_loss(learner.trained.training_log), n_classes=n_classes)
 
 
 def test_better_than_the_same_model_at_random_init(learner):
