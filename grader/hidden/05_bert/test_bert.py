@@ -155,6 +155,11 @@ def _mask_call(learner, ids, padding, seed):
     if inputs.shape != ids.shape or labels.shape != ids.shape:
         raise GradingFailure(f"mask_tokens returned shapes {tuple(inputs.shape)} and {tuple(labels.shape)}, "
                              f"expected {tuple(ids.shape)} for both.")
+    if inputs.dtype != torch.int64 or labels.dtype != torch.int64:
+        raise GradingFailure(f"mask_tokens returned dtypes {str(inputs.dtype).removeprefix('torch.')} and "
+                             f"{str(labels.dtype).removeprefix('torch.')}, expected int64 for both.",
+                             "Token ids are int64 (what nn.Embedding and F.cross_entropy's targets take): "
+                             "torch.where keeps the dtype of ids when the scalars are ints.")
     return inputs.long(), labels.long(), value["args"]
 
 
