@@ -105,6 +105,18 @@ def final_loss(training_log) -> float | None:
     return sum(losses[-5:]) / len(losses[-5:]) if losses else None
 
 
-def first(*findings: Finding | None) -> Finding | None:
-    return next((f for f in findings if f is not None), None)
+def first(*probes) -> Finding | None:
+    """The first finding of ``probes`` (callables, run in order until one finds something). A probe the learner's
+    model cannot answer (a crash, NaN logits) finds nothing: the failure it would explain is reported as it is."""
+    from grader.judge.compare import GradingFailure
+    from grader.judge.errors import WorkerProblem
+
+    for probe in probes:
+        try:
+            found = probe()
+        except (WorkerProblem, GradingFailure):
+            found = None
+        if found is not None:
+            return found
+    return None
 

@@ -81,17 +81,22 @@ def _probe(learner):
     pad, n_classes = spec["pad_id"], spec["n_classes"]
     ids = task.inputs["test"][:32].long()
     special = [spec[k] for k in ("pad_id", "unk_id", "cls_id") if k in spec]
-    found = probes.first(
-        probes.ignores_input(lambda x: classify(model, x, pad, n_classes), ids, vocab_size=spec["vocab_size"],
-                             keep=torch.isin(ids, torch.tensor(special)), special=special),
-        probes.reads_padding(padding_change(model, task.inputs["test"], pad, out_size=n_classes, per_token=False,
-                                            rows=32)))
-    if found is not None or "train" not in task.labels:
-        return found
-    train_ids, train_labels = task.inputs["train"][:1000].long(), task.labels["train"][:1000]
-    train_accuracy = float((classify(model, train_ids, pad, n_classes).argmax(-1) == train_labels).float().mean())
-    return probes.ignores_labels(train_accuracy=train_accuracy, majority=majority_rate(train_labels),
-                                 final_loss=probes.final_loss(learner.trained.training_log), n_classes=n_classes)
+
+    def labels_ignored():
+        if "train" not in task.labels:
+            return None
+        train_ids, train_labels = task.inputs["train"][:1000].long(), task.labels["train"][:1000]
+        predicted = classify(model, train_ids, pad, n_classes).argmax(-1)
+        return probes.ignores_labels(train_accuracy=float((predicted == train_labels).float().mean()),
+                                     majority=majority_rate(train_labels), n_classes=n_classes,
+                                     final_loss=probes.final_loss(learner.trained.training_log))
+
+    return probes.first(
+        lambda: probes.ignores_input(lambda x: classify(model, x, pad, n_classes), ids, vocab_size=spec["vocab_size"],
+                                     keep=torch.isin(ids, torch.tensor(special)), special=special),
+        lambda: probes.reads_padding(padding_change(model, task.inputs["test"], pad, out_size=n_classes,
+                                                    per_token=False, rows=32)),
+        labels_ignored)
 
 
 def test_better_than_the_same_model_at_random_init(learner):

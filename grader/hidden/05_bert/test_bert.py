@@ -91,12 +91,13 @@ def _probe(learner, scores):
     ids = task.inputs["test"][:16].long()
     model = trained_model(learner)
     return probes.first(
-        probes.copies_input(current=scores["current"], target=float(scores["trained"].mean()), lm="masked"),
-        probes.ignores_input(lambda x: token_logits(model, x, spec["vocab_size"], padding_mask=x == spec["pad_id"]),
-                             ids, keep=torch.isin(ids, torch.tensor(spec["special_ids"])),
-                             vocab_size=spec["vocab_size"], special=list(spec["special_ids"])),
-        probes.reads_padding(padding_change(model, task.inputs["test"], spec["pad_id"], out_size=spec["vocab_size"],
-                                            per_token=True, rows=16)))
+        lambda: probes.copies_input(current=scores["current"], target=float(scores["trained"].mean()), lm="masked"),
+        lambda: probes.ignores_input(
+            lambda x: token_logits(model, x, spec["vocab_size"], padding_mask=x == spec["pad_id"]), ids,
+            keep=torch.isin(ids, torch.tensor(spec["special_ids"])), vocab_size=spec["vocab_size"],
+            special=list(spec["special_ids"])),
+        lambda: probes.reads_padding(padding_change(model, task.inputs["test"], spec["pad_id"],
+                                                    out_size=spec["vocab_size"], per_token=True, rows=16)))
 
 
 def test_masked_loss_clearly_below_random_init(learner):

@@ -60,10 +60,10 @@ def _probe(learner, scores):
     spec = task.spec
     windows = causal_windows(task.inputs["test"], spec["block_size"], max_windows=16)[:, :-1].long()
     return probes.first(
-        probes.copies_input(current=scores["current"], target=float(scores["trained"].mean()), lm="causal"),
-        probes.ignores_input(lambda ids: token_logits(trained_model(learner), ids, spec["vocab_size"]), windows,
-                             keep=windows == spec["pad_id"], vocab_size=spec["vocab_size"],
-                             special=[spec["pad_id"]]))
+        lambda: probes.copies_input(current=scores["current"], target=float(scores["trained"].mean()), lm="causal"),
+        lambda: probes.ignores_input(lambda ids: token_logits(trained_model(learner), ids, spec["vocab_size"]),
+                                     windows, keep=windows == spec["pad_id"], vocab_size=spec["vocab_size"],
+                                     special=[spec["pad_id"]]))
 
 
 def test_loss_clearly_below_random_init(learner):

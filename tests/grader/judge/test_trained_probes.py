@@ -135,3 +135,14 @@ def test_final_loss_reads_only_well_formed_log_entries():
     log = [{"loss": 3.0}, {"loss": "x"}, "junk", {"step": 1}] + [{"loss": 1.0}] * 5
     assert probes.final_loss(log) == 1.0
     assert probes.final_loss([]) is None
+
+
+def test_a_probe_the_model_cannot_answer_finds_nothing_and_the_next_one_runs():
+    from grader.judge.errors import LearnerException
+
+    def crashes():
+        raise LearnerException("RuntimeError: boom")
+
+    found = probes.first(crashes, lambda: None, lambda: probes.reads_padding(0.5))
+    assert found is not None and found.shape == "reads_padding"
+    assert probes.first(crashes) is None
