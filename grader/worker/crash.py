@@ -54,15 +54,20 @@ def _innermost(error: BaseException, learner_path: str) -> tuple[FrameType, int,
 
 def _static(obj: Any, name: str) -> Any:
     """``obj.name`` without running a property or ``__getattr__`` of the learner's (modules keep theirs in dicts)."""
-    if isinstance(obj, torch.nn.Module):
-        for store in ("_parameters", "_buffers", "_modules"):
-            table = obj.__dict__.get(store) or {}
-            if name in table:
-                return table[name]
     try:
-        return object.__getattribute__(obj, "__dict__")[name]
-    except (AttributeError, KeyError, TypeError):
+        own = object.__getattribute__(obj, "__dict__")  # type(obj), not obj.__class__: nothing of theirs runs
+    except (AttributeError, TypeError):
         raise LookupError(name) from None
+    if type(own) is not dict:
+        raise LookupError(name)
+    if issubclass(type(obj), torch.nn.Module):
+        for store in ("_parameters", "_buffers", "_modules"):
+            table = own.get(store)
+            if type(table) is dict and name in table:
+                return table[name]
+    if name not in own:
+        raise LookupError(name)
+    return own[name]
 
 
 class _Line:
@@ -269,5 +274,5 @@ def crash_site(error: BaseException, learner_path: str) -> dict | None:
                     continue
         return {"line": lineno, "function": frame.f_code.co_name, "tensors": _tensor_names(tree, parsed, line),
                 "expressions": line.expressions, "conflict": line.conflict, "parameters": _parameters(outer)}
-    except Exception:  # noqa: BLE001 - a description of an error must never replace the error itself
+    except BaseException:  # noqa: BLE001 - a description of an error must never replace the error itself
         return None
