@@ -22,7 +22,8 @@ from grader.engine.plugin import classify
 from grader.engine.runner import judge_memory_ceiling
 from grader.engine.sandbox import Limits
 from grader.engine.worker_process import WorkerProcess
-from grader.judge.errors import WorkerProblem, problem_of
+from grader.judge.crash_site import locate
+from grader.judge.errors import LearnerException, WorkerProblem, problem_of
 from grader.judge.rules import watched_operators
 from grader.results import TrainOutcome
 
@@ -62,7 +63,10 @@ def run_training(request: TrainRequest, *, on_progress: Callable[[dict], None] |
         outcome.builtins_used = sorted(used)
         outcome.forbidden_used = sorted(set(used) & set(request.policy.forbidden))
         if not response.get("ok"):
-            _, outcome.message, outcome.hint = classify(problem_of(response))
+            problem = problem_of(response)
+            if isinstance(problem, LearnerException):  # where in the training loop, in shapes
+                locate(problem, learner_file=request.learner_file, what="train(model, task)", payload=None)
+            _, outcome.message, outcome.hint = classify(problem)
             return outcome
         value = response["value"]
         outcome.status = "trained"

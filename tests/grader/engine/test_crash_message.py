@@ -42,3 +42,32 @@ def test_a_broadcast_error_names_the_learners_line_shapes_and_inputs(tmp_path):
     assert "your `mask.flatten()` makes it" in message
     assert "does not broadcast against `scores` of shape" in message
     assert "The test called scaled_dot_product_attention with q (" in message and ", mask (" in message
+
+
+CRASHING_LOOP = '''\
+import torch
+from torch import nn
+
+
+def build_model(spec):
+    return nn.Embedding(spec["vocab_size"], 4)
+
+
+def train(model, task):
+    for ids, padding_mask, labels in task.batches(16):
+        logits = model(ids).mean(1)
+        loss = nn.functional.cross_entropy(logits, labels.unsqueeze(1))
+'''
+
+
+def test_a_crash_in_the_training_loop_is_shown_at_its_line(tmp_path):
+    from tests.grader.engine.test_training_budget import TinyTask
+
+    learner = tmp_path / "classifier.py"
+    learner.write_text(CRASHING_LOOP)
+    outcome = api.train(api.TrainRequest(milestone_id="tiny", learner_file=learner, task=TinyTask(), budget_s=2.0,
+                                         memory_mb=2048))
+    assert outcome.status == "error"
+    assert "At line 12 of classifier.py in train" in outcome.message
+    assert "logits has shape (16, 4) float32" in outcome.message
+    assert "your `labels.unsqueeze(1)` makes it (16, 1)" in outcome.message
