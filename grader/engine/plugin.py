@@ -42,7 +42,8 @@ def classify(error: BaseException) -> tuple[str, str, str]:
         if error.traceback:
             message += f"\n{error.traceback}"
         if error.site is not None:
-            message += "\n" + render(error.site, file_name=error.file_name or "your file", call=error.call)
+            message += "\n" + render(error.site, file_name=error.file_name or "your file", call=error.call,
+                                      shown=error.traceback)
         hint = ""
         if "NotImplementedError" in error.message or error.type_name == "NotImplementedError":
             hint = "This part is still the stub: fill in the TODO."

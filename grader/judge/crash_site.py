@@ -153,10 +153,12 @@ def format_shape(shape: tuple[int, ...]) -> str:
     return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-def render(site: CrashSite, *, file_name: str, call: str = "") -> str:
-    """The lines shown under "Your code raised ...": where, the shapes there, and what the test sent."""
+def render(site: CrashSite, *, file_name: str, call: str = "", shown: str = "") -> str:
+    """The lines shown under "Your code raised ...": where, the shapes there, and what the test sent
+    (``shown``: text already above it; the source line is not repeated when it is there)."""
     where = f" in {site.function}" if site.function and site.function != "<module>" else ""
-    lines = [f"At line {site.line} of {file_name}{where}: `{site.source}`"]
+    source = "" if site.source and site.source in shown else f": `{site.source}`"
+    lines = [f"At line {site.line} of {file_name}{where}{source}"]
     named = {t.text: t for t in site.tensors}
     shapes = [f"{t.text} has shape {format_shape(t.shape)}" + (f" {t.dtype}" if t.dtype else "") for t in site.tensors]
     made = [f"your `{e.text}` makes it {format_shape(e.shape)}" if _receiver(e.text) in named

@@ -47,6 +47,7 @@ def test_the_message_names_the_line_the_shapes_the_conflict_and_the_inputs_sent(
     assert status == "error"
     assert message.splitlines()[0] == "Your code raised RuntimeError: The size of tensor a (4) must match"
     assert "At line 6 of attention.py in attention: `scores = scores.masked_fill(mask.unsqueeze(1) == 0, " in message
+    assert message.count("scores = scores.masked_fill") == 1  # no traceback here: the source line is shown once
     assert "mask has shape (4, 4) bool; your `mask.unsqueeze(1)` makes it (4, 1, 4)" in message
     assert "`mask.unsqueeze(1) == 0` of shape (4, 1, 4) does not broadcast against `scores` of shape (2, 4, 4)" \
         in message
