@@ -146,3 +146,15 @@ def test_a_probe_the_model_cannot_answer_finds_nothing_and_the_next_one_runs():
     found = probes.first(crashes, lambda: None, lambda: probes.reads_padding(0.5))
     assert found is not None and found.shape == "reads_padding"
     assert probes.first(crashes) is None
+
+
+def test_more_padding_picks_rows_with_room_and_adds_columns_only():
+    from grader.judge.trained import more_padding
+
+    ids = torch.tensor([[5, 6, 7, 8, 9, 5, 6, 7, 8, 9, 5, 6], [5, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                        [5, 6, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0]])
+    trimmed, padded = more_padding(ids, PAD, rows=8)
+    assert padded.tolist() == ids[1:].tolist()  # the full row has no room for more padding
+    assert trimmed.tolist() == [[5, 6, 0], [5, 6, 7]]
+    full = torch.full((2, 4), 5)
+    assert more_padding(full, PAD, rows=8)[1].tolist() == full.tolist()  # no row has room: all rows, unchanged
