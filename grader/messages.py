@@ -122,9 +122,11 @@ class Failure:
     message: str
     type: str = ""  # the exception's class name
     traceback: str = ""  # the learner's frames only
+    site: dict[str, Any] | None = None  # where it left the learner's code, in shapes (a claim: grader.judge.crash_site)
 
     def to_wire(self) -> dict[str, Any]:
-        return {"kind": self.kind, "message": self.message, "type": self.type, "traceback": self.traceback}
+        return {"kind": self.kind, "message": self.message, "type": self.type, "traceback": self.traceback,
+                "site": self.site}
 
     @classmethod
     def from_wire(cls, raw: object) -> "Failure":
@@ -133,8 +135,9 @@ class Failure:
         kind = raw.get("kind")
         if kind not in FAILURE_KINDS:
             raise ProtocolError(f"unknown failure kind {kind!r}")
+        site = raw.get("site")
         return cls(kind=kind, message=_text(raw, "message", ""), type=_text(raw, "type", ""),
-                   traceback=_text(raw, "traceback", ""))
+                   traceback=_text(raw, "traceback", ""), site=site if isinstance(site, dict) else None)
 
 
 @dataclass(frozen=True)

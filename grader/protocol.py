@@ -14,7 +14,7 @@ import json
 import math
 import struct
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Callable
 
 import torch
 from safetensors.torch import load as st_load
@@ -148,14 +148,18 @@ class MessageTooLarge(ProtocolError):
     """A message bigger than the reader accepts, refused before its body was read."""
 
 
-def read_message(stream: BinaryIO, *, max_header: int = MAX_HEADER, max_blob: int = MAX_BLOB) -> dict[str, Any]:
-    """The next message; one larger than ``max_header``/``max_blob`` bytes is refused unread."""
+def read_message(stream: BinaryIO, *, max_header: int = MAX_HEADER,
+                 max_blob: int | Callable[[], int] = MAX_BLOB) -> dict[str, Any]:
+    """The next message; one larger than ``max_header``/``max_blob`` bytes is refused unread. ``max_blob`` may be
+    a function, asked once the message's size has arrived: a reader that waits for the answer to a request not
+    yet sent must apply that request's limit, not the last one's."""
     prefix = stream.read(_PREFIX.size)
     if not prefix:
         raise EOFError("stream closed")
     if len(prefix) < _PREFIX.size:
         prefix += _read_exact(stream, _PREFIX.size - len(prefix))
     header_size, blob_size = _PREFIX.unpack(prefix)
+    max_blob = max_blob() if callable(max_blob) else max_blob
     if header_size > min(max_header, MAX_HEADER) or blob_size > min(max_blob, MAX_BLOB):
         raise MessageTooLarge(f"a message of {header_size + blob_size:,} bytes where at most "
                               f"{min(max_header, MAX_HEADER) + min(max_blob, MAX_BLOB):,} were expected")

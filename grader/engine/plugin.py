@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from grader.judge.compare import GradingFailure
+from grader.judge.crash_site import render
 from grader.judge.errors import LearnerException, MissingSymbol, WorkerCrashed, WorkerProblem, WorkerTimeout
 from grader.judge.not_run import NotRun, RunBudgetSpent, budget_spent
 from grader.progress import TestProgress
@@ -43,11 +44,17 @@ def classify(error: BaseException) -> tuple[str, str, str]:
         message = f"Your code raised {error.message}"
         if error.traceback:
             message += f"\n{error.traceback}"
+        if error.site is not None:
+            message += "\n" + render(error.site, file_name=error.file_name or "your file", call=error.call,
+                                      shown=error.traceback)
         hint = ""
         if "NotImplementedError" in error.message or error.type_name == "NotImplementedError":
             hint = "This part is still the stub: fill in the TODO."
         elif error.type_name == "TypeError" and ("argument" in error.message):
             hint = "Check the signature against README.md: argument names and order."
+        elif error.site is not None and error.site.conflict is not None:
+            hint = f"Line {error.site.line}: check the shapes above against the README's (the test's inputs are " \
+                   "as it describes them)."
         elif error.type_name == "RuntimeError" and ("size" in error.message or "shape" in error.message):
             hint = "A shape mismatch: print the shape of every intermediate tensor."
         elif error.type_name == "MemoryError" or "can't allocate memory" in error.message:

@@ -22,7 +22,8 @@ from grader.engine.plugin import classify
 from grader.engine.runner import judge_memory_ceiling
 from grader.engine.sandbox import Limits
 from grader.engine.worker_process import WorkerProcess
-from grader.judge.errors import WorkerCrashed, WorkerProblem, problem_of
+from grader.judge.crash_site import locate
+from grader.judge.errors import LearnerException, WorkerCrashed, WorkerProblem, problem_of
 from grader.judge.families import MARKERS
 from grader.messages import ProtocolError, Response, Trained, TrainOrder
 from grader.judge.rules import watched_operators
@@ -70,7 +71,10 @@ def run_training(request: TrainRequest, *, on_progress: Callable[[dict], None] |
         outcome.builtins_used = sorted(used)
         outcome.forbidden_used = sorted(set(used) & set(request.policy.forbidden))
         if not response.ok:
-            _, outcome.message, outcome.hint = classify(problem_of(response))
+            problem = problem_of(response)
+            if isinstance(problem, LearnerException):  # where in the training loop, in shapes
+                locate(problem, source=source, what="train(model, task)", payload=None)
+            _, outcome.message, outcome.hint = classify(problem)
             return outcome
         try:
             trained = Trained.from_wire(response.value)

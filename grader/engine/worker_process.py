@@ -108,7 +108,9 @@ class WorkerProcess:
     def _read_responses(self) -> None:
         try:
             while True:
-                self._responses.put(read_message(self._responses_stream, max_blob=self._reply_limit))
+                # The limit is read when an answer starts to arrive: this thread waits for the next answer
+                # before the request it answers (and its limit) has been sent.
+                self._responses.put(read_message(self._responses_stream, max_blob=lambda: self._reply_limit))
         except (EOFError, OSError, ProtocolError) as error:
             self._responses.put(error)
         except Exception as error:  # noqa: BLE001 - whatever the worker sent, never let this thread die silently

@@ -20,9 +20,13 @@ class WorkerProblem(GraderError):
 
 
 class LearnerException(WorkerProblem):
-    def __init__(self, message: str, traceback: str = "", type_name: str = ""):
+    def __init__(self, message: str, traceback: str = "", type_name: str = "", site_claim: Any = None):
         super().__init__(message)
         self.message, self.traceback, self.type_name = message, traceback, type_name
+        self.site_claim = site_claim  # the worker's description of the line (unchecked: grader.judge.crash_site)
+        self.site = None  # a checked grader.judge.crash_site.CrashSite, set by the session that sent the call
+        self.call = ""  # what the test sent, in shapes ("attention with q (2, 4, 8) float32, ...")
+        self.file_name = ""
 
 
 class MissingSymbol(WorkerProblem):
@@ -50,7 +54,7 @@ def problem_of(response: Response) -> WorkerProblem:
         return LearnerException("unknown error")
     if error.kind == "missing":
         return MissingSymbol(error.message or "?")
-    return LearnerException(error.message or "unknown error", error.traceback, error.type)
+    return LearnerException(error.message or "unknown error", error.traceback, error.type, error.site)
 
 
 def value_of(response: Response) -> Any:

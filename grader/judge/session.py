@@ -21,7 +21,8 @@ from typing import Any, Protocol
 
 import torch
 
-from grader.judge.errors import WorkerTimeout, handle_of, value_of
+from grader.judge.crash_site import locate
+from grader.judge.errors import LearnerException, WorkerTimeout, handle_of, value_of
 from grader.judge.not_run import HungCallables, budget_spent
 from grader.judge.run_cache import RunCache
 from grader.messages import Response
@@ -200,7 +201,11 @@ class LearnerSession:
             raise
         self.last_builtins = list(response.builtins)
         self.builtins_used.update(self.last_builtins)
-        return value_of(response)
+        try:
+            return value_of(response)
+        except LearnerException as error:
+            locate(error, source=self.config.source, what=what, payload=payload if op == "call" else None)
+            raise
 
     def call(self, target: str | Handle, method: str | None, args, kwargs, *, what: str, return_args: bool = False,
              no_grad: bool = False):

@@ -75,6 +75,37 @@ def trim_padding(ids: torch.Tensor, pad_id: int) -> tuple[torch.Tensor, torch.Te
     return ids[:, :width], padding_mask[:, :width]
 
 
+def more_padding(ids: torch.Tensor, pad_id: int, *, rows: int, room: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """(trimmed, padded): up to ``rows`` right-padded rows with at least ``room`` padding columns, first cut to
+    their longest real length, then the same rows padded with ``pad_id`` to the full width. The two differ only
+    in how much padding follows the words: whatever a model outputs at the real tokens must not change."""
+    ids = ids.long()
+    lengths = torch.where(ids != pad_id, torch.arange(ids.shape[1]) + 1, 0).amax(1)
+    short = (lengths <= ids.shape[1] - room).nonzero().flatten()
+    picked = ids[short[:rows]] if len(short) else ids[:rows]
+    trimmed, _ = trim_padding(picked, pad_id)
+    return trimmed, picked
+
+
+def padding_change(model: Remote, ids: torch.Tensor, pad_id: int, *, out_size: int, per_token: bool,
+                   rows: int = 64) -> float:
+    """The largest change of the logits at real tokens (``per_token``: (B, T, out_size)) or of the
+    per-sequence logits ((B, out_size)) when more padding columns follow the same rows."""
+    trimmed, padded = more_padding(ids, pad_id, rows=rows)
+    outputs = []
+    for batch in (trimmed, padded):
+        mask = batch == pad_id
+        with model.session.expecting(reply_bytes(*batch.shape, out_size)):
+            got = model.infer(batch, mask)
+        shape = (*batch.shape, out_size) if per_token else (len(batch), out_size)
+        outputs.append(check_logits(got, shape, "model(ids, padding_mask)"))
+    short, long = outputs
+    if per_token:
+        real = trimmed != pad_id
+        return float((short[real] - long[:, :trimmed.shape[1]][real]).abs().max()) if real.any() else 0.0
+    return float((short - long).abs().max())
+
+
 def check_logits(got, expected_shape: tuple[int, ...], what: str) -> torch.Tensor:
     if not isinstance(got, torch.Tensor):
         raise GradingFailure(f"{what} returned {type(got).__name__}, expected logits of shape {expected_shape}.",
@@ -146,15 +177,20 @@ def record_loss_metrics(learner: LearnerSession, scores: dict, *, loss_name: str
     })
 
 
-def check_unigram_margin(scores: dict, *, what: str, hint: str) -> None:
+def check_unigram_margin(scores: dict, *, what: str, hint: str, probe=None) -> None:
+    """``probe``: () -> a ``grader.judge.trained_probes.Finding`` or None, run only on failure: what it
+    found leads the message and replaces the general hint."""
     from grader.judge.stats import bootstrap_paired_diff_ci
 
     trained, unigram = float(scores["trained"].mean()), float(scores["unigram"].mean())
     low, high = bootstrap_paired_diff_ci(scores["unigram"], scores["trained"])
     if unigram - trained < UNIGRAM_MARGIN or low <= 0:
-        raise GradingFailure(
-            f"{what} {trained:.3f} nats vs unigram {unigram:.3f}: a margin of {unigram - trained:.3f} "
-            f"(95% CI {format_ci(low, high)}); needs at least {UNIGRAM_MARGIN}.", hint)
+        finding = probe() if probe is not None else None
+        numbers = (f"{what} {trained:.3f} nats vs unigram {unigram:.3f}: a margin of {unigram - trained:.3f} "
+                   f"(95% CI {format_ci(low, high)}); needs at least {UNIGRAM_MARGIN}.")
+        if finding is not None:
+            raise GradingFailure(f"{finding.message}\n{numbers}", finding.hint)
+        raise GradingFailure(numbers, hint)
 
 
 def check_random_margin(scores: dict, *, what: str) -> None:

@@ -22,6 +22,7 @@ import torch
 
 from grader.messages import Failure, Missing, Progress, ProtocolError, Request, Response, Trained, TrainOrder
 from grader.protocol import GeneratorSeed, Handle, Unsupported, write_message
+from grader.worker.crash import crash_site
 from grader.worker.record import BuiltinRecord
 
 REFERENCE_FACTORIES = ("MultiheadAttention", "TransformerEncoderLayer", "Linear", "LayerNorm", "Embedding")
@@ -248,4 +249,5 @@ class LearnerHost:
 
     def _failure(self, error: BaseException) -> Failure:
         return Failure("exception", _describe(error), type=type(error).__name__,
-                       traceback=_learner_traceback(error, self.learner_path))
+                       traceback=_learner_traceback(error, self.learner_path),
+                       site=crash_site(error, self.learner_path))

@@ -164,3 +164,19 @@ def test_decoding_never_unpickles(monkeypatch):
     with pytest.raises(ProtocolError):  # a pickled object smuggled as a "type name" stays text
         read_message(raw(json.dumps({"u": {"__unsupported__": pickle.dumps(_AlwaysEqual()).hex()},
                                      "x": {"__pickle__": "..."}}).encode()))
+
+
+def test_a_limit_given_as_a_function_is_asked_once_the_size_has_arrived():
+    """The judge's reader waits for an answer before the request (and its limit) is sent: the limit must be the
+    one in force when the answer arrives, not the one when the reader started waiting."""
+    stream = io.BytesIO(encode_message({"value": torch.zeros(1000)}))
+    asked_at = []
+
+    def limit() -> int:
+        asked_at.append(stream.tell())
+        return 1 << 20
+
+    assert torch.equal(read_message(stream, max_blob=limit)["value"], torch.zeros(1000))
+    assert asked_at == [12]  # after the 12-byte prefix (the sizes), before the body
+    with pytest.raises(ProtocolError, match="where at most"):
+        read_message(io.BytesIO(encode_message({"value": torch.zeros(1000)})), max_blob=lambda: 10)

@@ -6,7 +6,8 @@ labels, computes accuracy and decides with an exact binomial test."""
 import torch
 
 from grader.judge.compare import GradingFailure
-from grader.judge.trained import classify, random_init_model, task_of, trained_model
+from grader.judge.trained import classify, padding_change, random_init_model, task_of, trained_model
+from grader.judge import trained_probes as probes
 from grader.judge.stats import binomial_sf, majority_rate
 from grader.judge.run_cache import StashKey
 
@@ -64,11 +65,41 @@ def test_accuracy_is_clearly_above_the_majority_class(learner):
     p_value = binomial_sf(correct, n, majority)
     accuracy = correct / n
     if p_value >= ALPHA or accuracy < FLOOR:
-        raise GradingFailure(
-            f"Test accuracy {accuracy:.1%} ({correct}/{n}); always guessing the majority class gives {majority:.1%}; "
-            f"one-sided exact binomial p = {p_value:.2g} (needs < {ALPHA:g}) and the floor is {FLOOR:.0%}.",
+        numbers = (f"Test accuracy {accuracy:.1%} ({correct}/{n}); always guessing the majority class gives "
+                   f"{majority:.1%}; one-sided exact binomial p = {p_value:.2g} (needs < {ALPHA:g}) and the floor "
+                   f"is {FLOOR:.0%}.")
+        finding = _probe(learner)
+        if finding is not None:
+            raise GradingFailure(f"{finding.message}\n{numbers}", finding.hint)
+        raise GradingFailure(numbers,
             "Train longer or check the loop: does the loss fall below ln(2) = 0.69? Are padding tokens masked "
             "in attention and pooling? Does your loop keep the trained weights in the model it was given?")
+
+
+def _probe(learner):
+    """The known failure shapes of a classifier: ignoring the words, reading padding, ignoring the labels."""
+    task = task_of(learner)
+    spec = task.spec
+    model = trained_model(learner)
+    pad, n_classes = spec["pad_id"], spec["n_classes"]
+    ids = task.inputs["test"][:32].long()
+    special = [spec[k] for k in ("pad_id", "unk_id", "cls_id") if k in spec]
+
+    def labels_ignored():
+        if "train" not in task.labels:
+            return None
+        train_ids, train_labels = task.inputs["train"][:1000].long(), task.labels["train"][:1000]
+        predicted = classify(model, train_ids, pad, n_classes).argmax(-1)
+        return probes.ignores_labels(train_accuracy=float((predicted == train_labels).float().mean()),
+                                     majority=majority_rate(train_labels), n_classes=n_classes,
+                                     final_loss=probes.final_loss(learner.trained.training_log))
+
+    return probes.first(
+        lambda: probes.ignores_input(lambda x: classify(model, x, pad, n_classes), ids, vocab_size=spec["vocab_size"],
+                                     keep=torch.isin(ids, torch.tensor(special)), special=special),
+        lambda: probes.reads_padding(padding_change(model, task.inputs["test"], pad, out_size=n_classes,
+                                                    per_token=False, rows=32)),
+        labels_ignored)
 
 
 def test_better_than_the_same_model_at_random_init(learner):
@@ -89,18 +120,11 @@ def test_better_than_the_same_model_at_random_init(learner):
 def test_padding_does_not_change_predictions(learner):
     """predictions do not depend on how much padding follows a sentence"""
     task = task_of(learner)
-    ids = task.inputs["test"][:64].long()
-    model = trained_model(learner)
-    pad_id = task.spec["pad_id"]
-    full_mask = ids == pad_id
-    padded = model.infer(ids, full_mask)  # padded to max_len
-    trimmed = classify(model, ids, pad_id, task.spec["n_classes"], batch=64)
-    if not isinstance(padded, torch.Tensor) or padded.shape != trimmed.shape:
-        raise GradingFailure("model(ids, padding_mask) returned a different shape when the batch is padded to max_len.")
-    diff = float((padded.double() - trimmed).abs().max())
+    diff = padding_change(trained_model(learner), task.inputs["test"], task.spec["pad_id"],
+                          out_size=task.spec["n_classes"], per_token=False)
     if diff > 1e-4:
         raise GradingFailure(
-            f"The same 64 sentences give different logits with more padding columns (max abs diff {diff:.3g}).",
+            f"The same test sentences give different logits with more padding columns (max abs diff {diff:.3g}).",
             "Padding leaks in: mask padded keys in attention (key_padding_mask) and pool over real tokens only.")
 
 

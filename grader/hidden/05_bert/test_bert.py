@@ -11,9 +11,10 @@ import torch
 import torch.nn.functional as F
 
 from grader.judge.compare import GradingFailure, describe_value
-from grader.judge.trained import (check_random_margin, check_unigram_margin, random_init_model, record_loss_metrics,
-                                    task_of, token_logits, trained_model)
+from grader.judge.trained import (check_random_margin, check_unigram_margin, padding_change, random_init_model,
+                                    record_loss_metrics, task_of, token_logits, trained_model)
 from grader.protocol import GeneratorSeed
+from grader.judge import trained_probes as probes
 from grader.judge.stats import unigram_token_losses
 from grader.judge.tasks import mask_for_evaluation
 from grader.judge.run_cache import StashKey
@@ -43,7 +44,11 @@ def _scores(learner):
         inputs, labels, ids = inputs[keep], labels[keep], ids[keep]
         padding = ids == spec["pad_id"]
         V = spec["vocab_size"]
-        cache["trained"], counts = _example_losses(token_logits(trained_model(learner), inputs, V, padding_mask=padding), labels)
+        logits = token_logits(trained_model(learner), inputs, V, padding_mask=padding)
+        cache["trained"], counts = _example_losses(logits, labels)
+        given = torch.where(labels != -100, inputs, -100)  # the copying probe: the token the model was given
+        cache["current"] = float(_example_losses(logits, given)[0].mean())
+        del logits
         cache["random"], _ = _example_losses(token_logits(random_init_model(learner), inputs, V, padding_mask=padding), labels)
         unigram = unigram_token_losses(task.inputs["train"], labels, V, ignore=spec["special_ids"])
         per_example = torch.zeros(len(labels), dtype=torch.float64)
@@ -60,11 +65,42 @@ def test_checkpoint_loads_into_your_model(learner):
     trained_model(learner)
 
 
+def test_padding_does_not_reach_real_tokens(learner):
+    """the logits at real tokens do not depend on how much padding follows an article"""
+    task = task_of(learner)
+    spec = task.spec
+    diff = padding_change(trained_model(learner), task.inputs["test"], spec["pad_id"], out_size=spec["vocab_size"],
+                          per_token=True)
+    if diff > 1e-4:
+        raise GradingFailure(
+            f"The same test articles give different logits at their real tokens when more padding columns follow "
+            f"them (max abs diff {diff:.3g}): padding reaches the real tokens.",
+            "Nobody may attend to padding: pass padding_mask to every attention layer and mask the padded keys "
+            "(scores.masked_fill(padding_mask[:, None, None, :], float('-inf'))) before the softmax.")
+
+
 def test_masked_loss_clearly_below_word_frequencies(learner):
     """masked-token loss at least 0.5 nats below the unigram baseline, 95% bootstrap interval above zero"""
-    check_unigram_margin(_scores(learner), what="Masked-token loss", hint=(
+    scores = _scores(learner)
+    check_unigram_margin(scores, what="Masked-token loss", probe=lambda: _probe(learner, scores), hint=(
         "A loss stuck near the unigram baseline means the model only learned word frequencies: train longer, "
         "use lr around 1e-3, and compute the loss on the masked positions only (ignore_index=-100)."))
+
+
+def _probe(learner, scores):
+    """The known failure shapes of a masked LM: copying the given token, ignoring the input, reading padding."""
+    task = task_of(learner)
+    spec = task.spec
+    ids = task.inputs["test"][:16].long()
+    model = trained_model(learner)
+    return probes.first(
+        lambda: probes.copies_input(current=scores["current"], target=float(scores["trained"].mean()), lm="masked"),
+        lambda: probes.ignores_input(
+            lambda x: token_logits(model, x, spec["vocab_size"], padding_mask=x == spec["pad_id"]), ids,
+            keep=torch.isin(ids, torch.tensor(spec["special_ids"])), vocab_size=spec["vocab_size"],
+            special=list(spec["special_ids"])),
+        lambda: probes.reads_padding(padding_change(model, task.inputs["test"], spec["pad_id"],
+                                                    out_size=spec["vocab_size"], per_token=True, rows=16)))
 
 
 def test_masked_loss_clearly_below_random_init(learner):
@@ -123,6 +159,11 @@ def _mask_call(learner, ids, padding, seed):
     if inputs.shape != ids.shape or labels.shape != ids.shape:
         raise GradingFailure(f"mask_tokens returned shapes {tuple(inputs.shape)} and {tuple(labels.shape)}, "
                              f"expected {tuple(ids.shape)} for both.")
+    if inputs.dtype != torch.int64 or labels.dtype != torch.int64:
+        raise GradingFailure(f"mask_tokens returned dtypes {str(inputs.dtype).removeprefix('torch.')} and "
+                             f"{str(labels.dtype).removeprefix('torch.')}, expected int64 for both.",
+                             "Token ids are int64 (what nn.Embedding and F.cross_entropy's targets take): "
+                             "torch.where keeps the dtype of ids when the scalars are ints.")
     return inputs.long(), labels.long(), value["args"]
 
 

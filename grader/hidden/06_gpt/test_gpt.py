@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from grader.judge.compare import GradingFailure
 from grader.judge.trained import (check_random_margin, check_unigram_margin, random_init_model, record_loss_metrics,
                                     task_of, token_logits, trained_model)
+from grader.judge import trained_probes as probes
 from grader.judge.stats import unigram_token_losses
 from grader.judge.tasks import windows as causal_windows
 from grader.judge.run_cache import StashKey
@@ -32,7 +33,9 @@ def _scores(learner):
         spec = task.spec
         windows = causal_windows(task.inputs["test"], spec["block_size"], max_windows=MAX_WINDOWS)
         inputs, targets = windows[:, :-1], windows[:, 1:]
-        cache["trained"] = _window_losses(token_logits(trained_model(learner), inputs, spec["vocab_size"]), targets)
+        logits = token_logits(trained_model(learner), inputs, spec["vocab_size"])
+        cache["trained"] = _window_losses(logits, targets)
+        cache["current"] = float(_window_losses(logits, inputs).mean())  # the copying probe: the token given
         cache["random"] = _window_losses(token_logits(random_init_model(learner), inputs, spec["vocab_size"]), targets)
         unigram = unigram_token_losses(task.inputs["train"], targets, spec["vocab_size"], ignore=[spec["pad_id"]])
         cache["unigram"] = unigram.view(targets.shape).mean(1)
@@ -48,9 +51,22 @@ def test_checkpoint_loads_into_your_model(learner):
 
 def test_loss_clearly_below_word_frequencies(learner):
     """test loss at least 0.5 nats/token below the unigram baseline, with a 95% bootstrap interval above zero"""
-    check_unigram_margin(_scores(learner), what="Test loss per token:", hint=(
+    scores = _scores(learner)
+    check_unigram_margin(scores, what="Test loss per token:", probe=lambda: _probe(learner, scores), hint=(
         "Near the unigram loss the model has only learned character frequencies: train longer, raise the "
         "learning rate (1e-3 suits small models) and check that targets are the inputs shifted by one."))
+
+
+def _probe(learner, scores):
+    """The known failure shapes of a causal LM: copying the given token, ignoring the input."""
+    task = task_of(learner)
+    spec = task.spec
+    windows = causal_windows(task.inputs["test"], spec["block_size"], max_windows=16)[:, :-1].long()
+    return probes.first(
+        lambda: probes.copies_input(current=scores["current"], target=float(scores["trained"].mean()), lm="causal"),
+        lambda: probes.ignores_input(lambda ids: token_logits(trained_model(learner), ids, spec["vocab_size"]),
+                                     windows, keep=windows == spec["pad_id"], vocab_size=spec["vocab_size"],
+                                     special=[spec["pad_id"]]))
 
 
 def test_loss_clearly_below_random_init(learner):
