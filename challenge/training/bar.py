@@ -36,18 +36,18 @@ def training_bar(console: Console, *, label: str, budget_s: float) -> Iterator[T
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[stats]}"),
                         console=console, transient=False)
     with progress:
-        bar = progress.add_task(label, total=budget_s, stats="starting the sandbox ...")
+        task = progress.add_task(label, total=budget_s, stats="starting the sandbox ...")
 
         def on_progress(info: dict) -> None:
-            progress.update(bar, completed=min(budget_s, _number(info, "elapsed_s") or 0.0),
+            progress.update(task, completed=min(budget_s, _number(info, "elapsed_s") or 0.0),
                             stats=progress_text(info, budget_s=budget_s))
 
         def on_stop_requested() -> None:
-            progress.update(bar, stats="stopping: your loop finishes its step, the model is kept "
+            progress.update(task, stats="stopping: your loop finishes its step, the model is kept "
                                        "(Ctrl-C again to abandon)")
 
         yield TrainingBar(on_progress, on_stop_requested)
-        progress.update(bar, completed=budget_s)
+        progress.update(task, completed=budget_s)
 
 
 def progress_text(info: dict, *, budget_s: float) -> str:

@@ -17,7 +17,7 @@ import io
 import random
 import resource
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import grader
 from grader.requests import GradeRequest, Interrupted
@@ -113,7 +113,7 @@ def run_milestone(request: GradeRequest, *, host: SandboxHost | None = None,
     return result
 
 
-def _static_violations(source: str, forbidden: list[str], allowed_imports: list[str] = ()) -> list[Violation]:
+def _static_violations(source: str, forbidden: list[str], allowed_imports: Sequence[str] = ()) -> list[Violation]:
     try:
         return check_source(source, forbidden=forbidden, allowed_imports=allowed_imports)
     except (SyntaxError, ValueError):

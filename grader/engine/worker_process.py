@@ -30,6 +30,7 @@ class RunHost(Protocol):
 
     mode: Any
     current: Any
+    lost: str | None  # why the sandbox ended under a run (every later run fails fast with it)
     _exits: dict[str, int | None]
 
     @property
@@ -38,6 +39,9 @@ class RunHost(Protocol):
     def exit_status(self, run_id: str, *, timeout: float) -> int | None: ...
 
     def kill(self, run_id: str) -> None: ...
+
+    def lose(self, reason: str) -> None: ...
+
 
 SETUP_FAILED = 70  # grader.worker.main.SETUP_FAILED (the worker side is not imported here)
 ISOLATION_FAILED = 71  # grader.worker.isolate.ISOLATION_FAILED
