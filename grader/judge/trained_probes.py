@@ -67,9 +67,9 @@ def ignores_input(logits_of, ids: torch.Tensor, *, keep: torch.Tensor, vocab_siz
     diff = float((logits_of(ids) - logits_of(other)).abs().max())
     if diff >= SAME:
         return None
+    change = "does not change them at all" if diff == 0 else f"changes them by at most {diff:.1g}"
     return Finding("ignores_input", f"Your model's logits do not depend on the words: replacing every word of "
-                   f"{len(ids)} test examples by another (same lengths, same padding) changes them by at most "
-                   f"{diff:.1g}.",
+                   f"{len(ids)} test examples by another (same lengths, same padding) {change}.",
                    "Are the token embeddings added (not positions alone)? Does forward use its ids argument, "
                    "and reach the head through the blocks?")
 
