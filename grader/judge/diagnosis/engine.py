@@ -163,6 +163,7 @@ class Finding:
     ruled_out: frozenset[str] = frozenset()
     unexplained: int = 0  # failing probes the matched variant could not predict
     seconds: float = 0.0
+    clues: tuple = ()  # clues.Clue: what the analyses found where no known mistake explains the probes
 
     @property
     def clean(self) -> bool:
@@ -180,6 +181,8 @@ class Finding:
     def summary(self) -> str:
         if self.variant is not None:
             return "; and ".join(spec.summary_for(self.variant.param(spec.id)) for spec in self.specs)
+        if self.clues:
+            return self.clues[0].summary
         return "no known mistake matches: " + localise(self.passing, self.failing)
 
     @property
@@ -188,6 +191,9 @@ class Finding:
 
     @property
     def evidence(self) -> str:
+        if self.variant is None and self.clues:
+            also = [clue.summary for clue in self.clues[1:3]]
+            return "; ".join(filter(None, [self.clues[0].evidence] + [f"also: {line}" for line in also]))
         return evidence(self.passing, self.failing)
 
     def as_dict(self) -> dict[str, str]:

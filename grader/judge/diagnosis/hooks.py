@@ -27,6 +27,7 @@ import torch
 
 from grader.judge.compare import GradingFailure
 from grader.judge.diagnosis.catalogue import mistakes_for
+from grader.judge.diagnosis.clues import analyse
 from grader.judge.diagnosis.engine import Finding, Unpredictable, diagnose
 from grader.judge.diagnosis.probes_attention import sdpa_probes
 from grader.judge.diagnosis.probes_block import block_probes, layer_norm_probes
@@ -42,7 +43,10 @@ def finding_for(learner, unit: str) -> Finding:
     """The unit's probes, run once per run of the hidden tests."""
     cache = learner.run_cache.setdefault(CACHE_KEY, {})
     if unit not in cache:
-        cache[unit] = diagnose(unit, PROBES[unit](learner), mistakes_for(unit), problems=(WorkerProblem,))
+        finding = diagnose(unit, PROBES[unit](learner), mistakes_for(unit), problems=(WorkerProblem,))
+        if finding.failing and (not finding.known or finding.unexplained):
+            finding.clues = tuple(analyse(unit, learner))  # no model explains every probe: where is the fault?
+        cache[unit] = finding
     return cache[unit]
 
 

@@ -1,0 +1,355 @@
+"""Analyses that work on any wrong code, run when the catalogue's models do not explain the
+probes: they say *where* the fault is, with numbers, whatever the mistake.
+
+- which positions reach which (``positions``): one input position perturbed per batch copy,
+  the outputs that change compared with what the mask allows;
+- which parameter groups reach the output, and how (``reach``): one group of the PyTorch
+  module's weights perturbed at a time, loaded, the change of the learner's output compared
+  with PyTorch's;
+- the attention weights and the fitted scale (``clues_weights``), the activation and the
+  LayerNorm with its fitted eps (``clues_norms``), pulled out with chosen weights.
+
+Each finding is a :class:`Clue`: where, the line the learner reads, the evidence. A clue
+never states a constant or a cause the observation does not show: a fitted constant is
+printed only when it reproduces the output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from grader.judge.diagnosis.attention_model import MhaWeights, mha
+from grader.judge.diagnosis.block_model import BlockWeights, block
+from grader.judge.diagnosis.lab import F64, Lab, random_mha
+
+SEED = 20240623
+ATOL = 1e-7  # float64 outputs of a correct solution agree with PyTorch's to ~1e-12
+
+
+@dataclass(frozen=True)
+class Clue:
+    """One finding of an analysis."""
+
+    where: str  # the component: "out_proj.bias", "the attention weights", "LayerNorm", ...
+    summary: str  # one line, what the learner reads first
+    evidence: str = ""  # the numbers
+    rank: int = 1  # 0: a specific cause; 1: a place; 2: a weak lead. Lower comes first.
+
+
+def number(value: float) -> str:
+    if value != value:
+        return "NaN"
+    if value == 0 or 1e-3 <= abs(value) < 1e4:
+        return f"{value:.3f}" if abs(value) < 10 else f"{value:.4g}"
+    return f"{value:.2g}"
+
+
+def differs(a: torch.Tensor, b: torch.Tensor, atol: float = ATOL) -> bool:
+    if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor) or a.shape != b.shape:
+        return True
+    return not bool(torch.isclose(a.double(), b.double(), atol=atol, rtol=1e-6, equal_nan=True).all())
+
+
+# -- positions --------------------------------------------------------------------------------------------
+
+
+def _grid(allowed: torch.Tensor, changed: torch.Tensor) -> str:
+    rows = []
+    for i in range(allowed.shape[0]):
+        rows.append("".join("x" if a and c else "+" if c else "-" if a else "." for a, c in
+                            zip(allowed[i].tolist(), changed[i].tolist())))
+    return "queries x keys: x = allowed and used, - = allowed but ignored, + = hidden but used, . = hidden: " + \
+        " / ".join(rows)
+
+
+def position_clues(run: Callable[[torch.Tensor, object], torch.Tensor | None], x: torch.Tensor,
+                   cases: list[tuple[str, object, torch.Tensor]], *, self_dependent: bool) -> list[Clue]:
+    """``run(xs, case)``: the learner's outputs (N, T, ...) for inputs (N, T, ...); ``cases``: (label, case,
+    allowed (T, T)). Copy 0 of the batch is ``x``; copy j + 1 has position j changed. Query i must change
+    with key j exactly where allowed (and with itself where ``self_dependent`` or it has two allowed keys)."""
+    t = x.shape[0]
+    xs = x.unsqueeze(0).repeat(t + 1, *([1] * x.dim()))
+    for j in range(t):
+        xs[j + 1, j] = xs[j + 1, j] + 0.75 + 0.25 * j
+    clues = []
+    for label, case, allowed in cases:
+        out = run(xs, case)
+        if not isinstance(out, torch.Tensor) or out.shape[:2] != (t + 1, t) or not torch.isfinite(out).all():
+            continue
+        base = out[0]
+        changed = torch.zeros(t, t, dtype=torch.bool)
+        for j in range(t):
+            delta = (out[j + 1] - base).reshape(t, -1).abs().amax(-1)
+            changed[:, j] = delta > 1e-9 * (1 + base.abs().max())
+        expect = allowed.clone()
+        for i in range(t):
+            if self_dependent or int(allowed[i].sum()) >= 2:
+                expect[i, i] = True
+        leaks = changed & ~expect
+        ignored = expect & ~changed & allowed
+        if not leaks.any() and not ignored.any():
+            continue
+        said = []
+        if leaks.any():
+            i, j = (int(v) for v in leaks.nonzero()[0])
+            said.append(f"query {i} is changed by key {j}, which {label} hides")
+        if ignored.any():
+            i, j = (int(v) for v in ignored.nonzero()[0])
+            said.append(f"query {i} ignores key {j}, which {label} allows")
+        where = "the mask" if leaks.any() or "no mask" not in label else "which keys each query attends to"
+        clues.append(Clue(where, f"with {label}, " + " and ".join(said) + f" ({int(leaks.sum())} hidden "
+                          f"position(s) used, {int(ignored.sum())} allowed position(s) ignored)",
+                          _grid(allowed, changed), rank=0))
+    return clues
+
+
+def batch_clue(run_alone: Callable[[], torch.Tensor], run_batched: Callable[[], torch.Tensor]) -> list[Clue]:
+    alone, batched = run_alone(), run_batched()
+    if isinstance(alone, torch.Tensor) and isinstance(batched, torch.Tensor) and alone.shape[1:] == batched.shape[1:] \
+            and differs(alone[0], batched[0], atol=1e-9):
+        return [Clue("the batch axis", "batch items are mixed: an item's output changes when other items are "
+                     "added to the batch (axis 0 is the batch; attend over axis 1, the tokens)",
+                     f"item 0 alone vs. in a batch of {batched.shape[0]}: largest difference "
+                     f"{number(float((alone[0] - batched[0]).abs().max()))}", rank=0)]
+    return []
+
+
+# -- which parameters reach the output --------------------------------------------------------------------
+
+
+def _perturbed_mha(w: MhaWeights, group: str, delta: torch.Tensor) -> MhaWeights:
+    d = w.d_model
+    in_weight, in_bias = w.in_weight.clone(), w.in_bias.clone()
+    out_weight, out_bias = w.out_weight.clone(), w.out_bias.clone()
+    rows = {"q": slice(0, d), "k": slice(d, 2 * d), "v": slice(2 * d, 3 * d)}
+    name, kind = group.split(".")
+    if name in rows and kind == "weight":
+        in_weight[rows[name]] += delta[:d * d].reshape(d, d)
+    elif name in rows:
+        in_bias[rows[name]] += delta[:d]
+    elif kind == "weight":
+        out_weight += delta[:d * d].reshape(d, d)
+    else:
+        out_bias += delta[:d]
+    return MhaWeights(w.heads, in_weight, in_bias, out_weight, out_bias)
+
+
+MHA_GROUPS = {"q.weight": "the q rows of in_proj_weight", "k.weight": "the k rows of in_proj_weight",
+              "v.weight": "the v rows of in_proj_weight", "q.bias": "the q bias (in_proj_bias[:d])",
+              "k.bias": "the k bias (in_proj_bias[d:2d])", "v.bias": "the v bias (in_proj_bias[2d:])",
+              "out.weight": "out_proj.weight", "out.bias": "out_proj.bias"}
+BLOCK_GROUPS = ("linear1.weight", "linear1.bias", "linear2.weight", "linear2.bias", "norm1.weight", "norm1.bias",
+                "norm2.weight", "norm2.bias")
+
+
+def _perturbed_block(w: BlockWeights, group: str, delta: torch.Tensor) -> BlockWeights:
+    fields = {name: getattr(w, name) for name in BlockWeights.__dataclass_fields__}
+    if group.split(".")[0] in ("q", "k", "v", "out"):
+        fields["attn"] = _perturbed_mha(w.attn, group, delta)
+        return BlockWeights(**fields)
+    name, kind = group.split(".")
+    weight, bias = fields[name]
+    if kind == "weight":
+        weight = weight + delta[:weight.numel()].reshape(weight.shape)
+    else:
+        bias = bias + delta[:bias.numel()]
+    fields[name] = (weight, bias)
+    return BlockWeights(**fields)
+
+
+def reach_clues(observe: Callable[[str, object], torch.Tensor | None], predict: Callable[[object], torch.Tensor],
+                base, perturb: Callable[[object, str, torch.Tensor], object], groups: dict[str, str]) -> list[Clue]:
+    """``observe(key, weights)``: the learner's output with ``weights`` loaded; ``predict(weights)``: PyTorch's.
+    Each group is perturbed alone; its effect on the learner's output is compared with its effect on PyTorch's."""
+    rng = torch.Generator().manual_seed(SEED + 1)
+    mine0, theirs0 = observe("reach-base", base), predict(base)
+    if not isinstance(mine0, torch.Tensor) or mine0.shape != theirs0.shape or not torch.isfinite(mine0).all():
+        return []
+    verdicts: dict[str, tuple[str, str]] = {}
+    for group in groups:
+        delta = torch.randn(4096, generator=rng, dtype=F64) * 0.3
+        changed = perturb(base, group, delta)
+        mine = observe(f"reach-{group}", changed)
+        if not isinstance(mine, torch.Tensor) or mine.shape != mine0.shape:
+            continue
+        d_mine, d_theirs = mine.double() - mine0.double(), predict(changed) - theirs0
+        size_mine, size_theirs = float(d_mine.abs().max()), float(d_theirs.abs().max())
+        if size_theirs < 1e-9 and size_mine < 1e-9:
+            verdicts[group] = ("right", "")
+        elif size_mine < 1e-9:
+            verdicts[group] = ("never", f"PyTorch's output changes by up to {number(size_theirs)}, yours by 0")
+        elif size_theirs < 1e-9:
+            verdicts[group] = ("should-not", f"your output changes by up to {number(size_mine)}; PyTorch's cannot "
+                               "change")
+        elif not differs(d_mine, d_theirs, atol=1e-7 * (1 + size_theirs)):
+            verdicts[group] = ("right", "")
+        else:
+            ratio = float((d_mine * d_theirs).sum() / (d_theirs * d_theirs).sum())
+            scaled = not differs(d_mine, ratio * d_theirs, atol=1e-7 * (1 + size_mine))
+            verdicts[group] = ("scaled" if scaled else "different",
+                               f"your output changes {number(ratio)} times as much as PyTorch's" if scaled else
+                               f"your output changes by up to {number(size_mine)}, PyTorch's by up to "
+                               f"{number(size_theirs)}, in other directions")
+    return _reach_verdicts(verdicts, groups)
+
+
+def _reach_verdicts(verdicts: dict[str, tuple[str, str]], groups: dict[str, str]) -> list[Clue]:
+    right = [g for g, (kind, _) in verdicts.items() if kind == "right"]
+    clues = []
+    for group, (kind, said) in verdicts.items():
+        name = groups[group]
+        if kind == "never":
+            clues.append(Clue(name, f"your output does not change when {name} changes: it never reaches the output "
+                              "(not loaded, not added, or overwritten)", said, rank=0))
+        elif kind == "should-not":
+            clues.append(Clue(name, f"your output changes when {name} changes, where PyTorch's cannot: it is used "
+                              "where it does not belong", said, rank=0))
+    different = [g for g, (kind, _) in verdicts.items() if kind in ("scaled", "different")]
+    if different and len(different) <= 2 and len(right) >= 3:
+        for group in different:
+            kind, said = verdicts[group]
+            clues.append(Clue(groups[group], f"{groups[group]} reaches your output differently from PyTorch's "
+                              f"(every other parameter group acts as in PyTorch): {said}", said, rank=0 if kind ==
+                              "scaled" else 1))
+    return clues
+
+
+# -- the units ---------------------------------------------------------------------------------------------
+
+
+def _mha_parts(learner, kind: str) -> list[Callable[[], list[Clue]]]:
+    from grader.judge.diagnosis.clues_weights import attention_weight_clues
+
+    lab, rng = Lab(learner), torch.Generator().manual_seed(SEED)
+    heads, d = (1, 6) if kind == "self-attention" else (2, 8)
+    w = random_mha(rng, d, heads)
+    t = 5
+    x = torch.randn(t, d, generator=rng, dtype=F64)
+
+    def module(key, weights):
+        return lab.self_attention(key, weights) if kind == "self-attention" else lab.mha(key, weights)
+
+    def run(xs, case):
+        mask, pad = case
+        m = module("positions", w)
+        if kind == "self-attention":
+            return m(xs) if mask is None else m(xs, mask)
+        return m(xs, mask=mask, key_padding_mask=None if pad is None else pad.expand(xs.shape[0], t))
+
+    full = torch.ones(t, t, dtype=torch.bool)
+    causal = full.tril()
+    rand = torch.rand(t, t, generator=rng) < 0.5
+    rand[:, 2] = True
+    cases = [("no mask", (None, None), full), ("a causal mask", (causal, None), causal),
+             ("a random mask", (rand, None), rand)]
+    if kind == "multihead":
+        pad = torch.tensor([[False, False, False, True, True]])
+        cases += [("key padding (keys 3 and 4)", (None, pad), full & ~pad[0][None, :]),
+                  ("a causal mask and key padding", (causal, pad), causal & ~pad[0][None, :])]
+
+    def positions():
+        mixed = batch_clue(lambda: module("positions", w)(x[None]),
+                           lambda: module("positions", w)(torch.stack([x, x.flip(0), x * 2])))
+        return mixed or position_clues(run, x, cases, self_dependent=False)
+
+    xb = torch.randn(2, t, d, generator=rng, dtype=F64)
+
+    def reach():
+        return reach_clues(lambda key, weights: module(key, weights)(xb), lambda weights: mha(weights, xb, _REF),
+                           w, _perturbed_mha, MHA_GROUPS)
+
+    return [positions, lambda: attention_weight_clues(lab, kind), reach]
+
+
+def _block_parts(learner) -> list[Callable[[], list[Clue]]]:
+    from grader.judge.diagnosis.clues_norms import block_component_clues
+    from grader.judge.diagnosis.probes_block import _random_block
+
+    lab, rng = Lab(learner), torch.Generator().manual_seed(SEED)
+    t = 5
+    parts = [lambda: block_component_clues(lab)]
+    for norm_first, activation in ((False, "relu"), (True, "gelu")):
+        w = _random_block(rng, norm_first=norm_first, activation=activation)
+        x = torch.randn(t, w.attn.d_model, generator=rng, dtype=F64)
+        key = f"block-positions-{norm_first}"
+        causal = torch.ones(t, t, dtype=torch.bool).tril()
+        pad = torch.tensor([[False, False, False, False, True]])
+
+        def run(xs, case, key=key, w=w):
+            mask, padding = case
+            m = lab.block(key, w)
+            return m(xs, mask=mask, key_padding_mask=None if padding is None else padding.expand(xs.shape[0], t))
+
+        label = "pre-LN" if norm_first else "post-LN"
+        cases = [(f"a causal mask ({label})", (causal, None), causal),
+                 (f"key padding ({label}, key 4)", (None, pad), torch.ones(t, t, dtype=torch.bool) & ~pad[0][None])]
+        parts.append(lambda run=run, x=x, cases=cases: position_clues(run, x, cases, self_dependent=True))
+        xb = torch.randn(2, t, w.attn.d_model, generator=rng, dtype=F64)
+        groups = dict(MHA_GROUPS) | {g: g for g in BLOCK_GROUPS}
+        parts.append(lambda nf=norm_first, w=w, xb=xb, groups=groups: reach_clues(
+            lambda k, weights: lab.block(f"{k}-{nf}", weights)(xb), lambda weights: block(weights, xb, _REF), w,
+            _perturbed_block, groups))
+    return parts
+
+
+def _sdpa_parts(learner) -> list[Callable[[], list[Clue]]]:
+    from grader.judge.diagnosis.clues_weights import sdpa_weight_clues
+
+    function = learner.function("scaled_dot_product_attention")
+    rng = torch.Generator().manual_seed(SEED)
+    t, d = 5, 4
+    q, v = torch.randn(t, d, generator=rng, dtype=F64), torch.randn(t, d, generator=rng, dtype=F64)
+    k = torch.randn(t, d, generator=rng, dtype=F64)
+
+    def run(ks, case):
+        # copy j + 1 changes key j (its k and its v); the queries stay as they are
+        qs = q.expand(ks.shape[0], t, d).clone()
+        vs = ks.flip(-1) * 1.5 + v
+        return function(qs, ks, vs) if case is None else function(qs, ks, vs, case)
+
+    full = torch.ones(t, t, dtype=torch.bool)
+    causal = full.tril()
+    rand = torch.rand(t, t, generator=rng) < 0.5
+    rand[:, 1] = True
+    cases = [("no mask", None, full), ("a causal mask", causal, causal), ("a random mask", rand, rand)]
+    return [lambda: position_clues(run, k, cases, self_dependent=False), lambda: sdpa_weight_clues(function)]
+
+
+def _layer_norm_parts(learner) -> list[Callable[[], list[Clue]]]:
+    from grader.judge.diagnosis.clues_norms import layer_norm_unit_clues
+
+    return [lambda: layer_norm_unit_clues(learner)]
+
+
+class _Reference:
+    def has(self, mistake: str) -> bool:
+        return False
+
+    def param(self, mistake: str, default=None):
+        return default
+
+
+_REF = _Reference()
+PARTS: dict[str, Callable] = {"sdpa": _sdpa_parts, "self-attention": lambda lr: _mha_parts(lr, "self-attention"),
+                              "multihead": lambda lr: _mha_parts(lr, "multihead"), "block": _block_parts,
+                              "layer-norm": _layer_norm_parts}
+
+
+def analyse(unit: str, learner) -> list[Clue]:
+    """Every clue the unit's analyses find, most specific first (stable). An analysis the learner's code
+    raises on (or that does not apply to what it returns) adds nothing; the probes' evidence stands."""
+    clues: list[Clue] = []
+    try:
+        parts = PARTS[unit](learner)
+    except Exception:  # noqa: BLE001 - e.g. the function is missing: nothing to analyse
+        return []
+    for part in parts:
+        try:
+            clues += part()
+        except Exception:  # noqa: BLE001 - the learner's code raised, crashed or timed out on a chosen input
+            continue
+    unique = list({clue.summary: clue for clue in clues}.values())
+    return sorted(unique, key=lambda clue: clue.rank)
