@@ -96,7 +96,8 @@ def measure(name: str, registry, *, unseen_only: bool, in_process: bool, verbose
         out["unseen"][verdict] += 1
         said = "" if first is None or first.diagnosis is None else \
             f"[{first.diagnosis.mistake or '-'}] {first.diagnosis.summary} | {first.diagnosis.evidence}"
-        out["lines"].append(f"{verdict:>10} {name}/{mutant.name}: {said[:400] or (first.message[:200] if first else '')}")
+        shown = said[:400] or (first.message[:200] if first else "")
+        out["lines"].append(f"{verdict:>10} {name}/{mutant.name}: {shown}")
     return out
 
 

@@ -66,44 +66,58 @@ def _grid(allowed: torch.Tensor, changed: torch.Tensor) -> str:
 
 
 def position_clues(run: Callable[[torch.Tensor, object], torch.Tensor | None], x: torch.Tensor,
-                   cases: list[tuple[str, object, torch.Tensor]], *, self_dependent: bool) -> list[Clue]:
+                   cases: list[tuple[str, object, torch.Tensor]], *, self_dependent: str) -> list[Clue]:
     """``run(xs, case)``: the learner's outputs (N, T, ...) for inputs (N, T, ...); ``cases``: (label, case,
-    allowed (T, T)). Copy 0 of the batch is ``x``; copy j + 1 has position j changed. Query i must change
-    with key j exactly where allowed (and with itself where ``self_dependent`` or it has two allowed keys)."""
+    allowed (T, T), or (G, T, T) for G batch items with masks of their own: the case's mask then has
+    G * (T + 1) items). In each group of T + 1 copies, copy 0 is ``x`` and copy j + 1 has position j changed.
+    Query i must change with key j exactly where allowed, and with itself ``self_dependent``: "always" (a
+    block's residual), "if-two-keys" (its query changes its weights) or "never" (only keys are changed)."""
     t = x.shape[0]
-    xs = x.unsqueeze(0).repeat(t + 1, *([1] * x.dim()))
-    for j in range(t):
-        xs[j + 1, j] = xs[j + 1, j] + 0.75 + 0.25 * j
+    copies = x.unsqueeze(0).repeat(t + 1, *([1] * x.dim()))
+    rng = torch.Generator().manual_seed(SEED + 2)
+    for j in range(t):  # a random change: a constant added to a token would vanish in a LayerNorm
+        copies[j + 1, j] = copies[j + 1, j] + torch.randn(x[j].shape, generator=rng, dtype=x.dtype)
     clues = []
-    for label, case, allowed in cases:
+    for label, case, allowed_all in cases:
+        groups = allowed_all if allowed_all.dim() == 3 else allowed_all[None]
+        xs = copies.repeat(groups.shape[0], *([1] * x.dim()))
         out = run(xs, case)
-        if not isinstance(out, torch.Tensor) or out.shape[:2] != (t + 1, t) or not torch.isfinite(out).all():
+        if not isinstance(out, torch.Tensor) or out.shape[:2] != xs.shape[:2] or not torch.isfinite(out).all():
             continue
-        base = out[0]
-        changed = torch.zeros(t, t, dtype=torch.bool)
-        for j in range(t):
-            delta = (out[j + 1] - base).reshape(t, -1).abs().amax(-1)
-            changed[:, j] = delta > 1e-9 * (1 + base.abs().max())
-        expect = allowed.clone()
-        for i in range(t):
-            if self_dependent or int(allowed[i].sum()) >= 2:
-                expect[i, i] = True
-        leaks = changed & ~expect
-        ignored = expect & ~changed & allowed
-        if not leaks.any() and not ignored.any():
-            continue
-        said = []
-        if leaks.any():
-            i, j = (int(v) for v in leaks.nonzero()[0])
-            said.append(f"query {i} is changed by key {j}, which {label} hides")
-        if ignored.any():
-            i, j = (int(v) for v in ignored.nonzero()[0])
-            said.append(f"query {i} ignores key {j}, which {label} allows")
-        where = "the mask" if leaks.any() or "no mask" not in label else "which keys each query attends to"
-        clues.append(Clue(where, f"with {label}, " + " and ".join(said) + f" ({int(leaks.sum())} hidden "
-                          f"position(s) used, {int(ignored.sum())} allowed position(s) ignored)",
-                          _grid(allowed, changed), rank=0))
+        for g, allowed in enumerate(groups):
+            clue = _positions(out[g * (t + 1):(g + 1) * (t + 1)], allowed, self_dependent,
+                              label if len(groups) == 1 else f"{label} (batch item {g})")
+            if clue is not None:
+                clues.append(clue)
+                break
     return clues
+
+
+def _positions(out: torch.Tensor, allowed: torch.Tensor, self_dependent: str, label: str) -> Clue | None:
+    t = allowed.shape[0]
+    base = out[0]
+    changed = torch.zeros(t, t, dtype=torch.bool)
+    for j in range(t):
+        delta = (out[j + 1] - base).reshape(t, -1).abs().amax(-1)
+        changed[:, j] = delta > 1e-9 * (1 + base.abs().max())
+    expect = allowed.clone()
+    for i in range(t):
+        if self_dependent == "always" or self_dependent == "if-two-keys" and int(allowed[i].sum()) >= 2:
+            expect[i, i] = True  # the query's own token changes its scores (or, in a block, its residual)
+    leaks = changed & ~expect
+    ignored = expect & ~changed & allowed
+    if not leaks.any() and not ignored.any():
+        return None
+    said = []
+    if leaks.any():
+        i, j = (int(v) for v in leaks.nonzero()[0])
+        said.append(f"query {i} is changed by key {j}, which the mask hides")
+    if ignored.any():
+        i, j = (int(v) for v in ignored.nonzero()[0])
+        said.append(f"query {i} ignores key {j}, which the mask allows")
+    where = "the mask" if leaks.any() or "no mask" not in label else "which keys each query attends to"
+    return Clue(where, f"with {label}, " + " and ".join(said) + f" ({int(leaks.sum())} hidden position(s) used, "
+                f"{int(ignored.sum())} allowed position(s) ignored)", _grid(allowed, changed), rank=0)
 
 
 def batch_clue(run_alone: Callable[[], torch.Tensor], run_batched: Callable[[], torch.Tensor]) -> list[Clue]:
@@ -178,7 +192,7 @@ def reach_clues(observe: Callable[[str, object], torch.Tensor | None], predict: 
         d_mine, d_theirs = mine.double() - mine0.double(), predict(changed) - theirs0
         size_mine, size_theirs = float(d_mine.abs().max()), float(d_theirs.abs().max())
         if size_theirs < 1e-9 and size_mine < 1e-9:
-            verdicts[group] = ("right", "")
+            verdicts[group] = ("inert", "")  # no effect in PyTorch either (the k bias)
         elif size_mine < 1e-9:
             verdicts[group] = ("never", f"PyTorch's output changes by up to {number(size_theirs)}, yours by 0")
         elif size_theirs < 1e-9:
@@ -202,13 +216,20 @@ def _reach_verdicts(verdicts: dict[str, tuple[str, str]], groups: dict[str, str]
     for group, (kind, said) in verdicts.items():
         name = groups[group]
         if kind == "never":
-            clues.append(Clue(name, f"your output does not change when {name} changes: it never reaches the output "
+            clues.append(Clue(name, f"your output does not change when {name} is changed: it never reaches the output "
                               "(not loaded, not added, or overwritten)", said, rank=0))
         elif kind == "should-not":
-            clues.append(Clue(name, f"your output changes when {name} changes, where PyTorch's cannot: it is used "
+            clues.append(Clue(name, f"your output changes when {name} is changed, where PyTorch's cannot: it is used "
                               "where it does not belong", said, rank=0))
     different = [g for g, (kind, _) in verdicts.items() if kind in ("scaled", "different")]
-    if different and len(different) <= 2 and len(right) >= 3:
+    ratios = {verdicts[g][1] for g in different}
+    if len(different) > 2 and right and all(verdicts[g][0] == "scaled" for g in different) and len(ratios) == 1:
+        listed = " and ".join(groups[g] for g in right)
+        clues.append(Clue("where the paths meet", f"changing any parameter but {listed} changes your output by the "
+                          f"same factor times PyTorch's change ({ratios.pop().removeprefix('your output changes ')}), "
+                          f"while {listed} {'acts' if len(right) == 1 else 'act'} as in PyTorch: a factor where the "
+                          "other paths meet, before those", rank=0))
+    elif different and len(different) <= 2 and len(right) >= 3:
         for group in different:
             kind, said = verdicts[group]
             clues.append(Clue(groups[group], f"{groups[group]} reaches your output differently from PyTorch's "
@@ -241,10 +262,11 @@ def _mha_parts(learner, kind: str) -> list[Callable[[], list[Clue]]]:
 
     full = torch.ones(t, t, dtype=torch.bool)
     causal = full.tril()
-    rand = torch.rand(t, t, generator=rng) < 0.5
-    rand[:, 2] = True
+    rand = _random_mask(rng, t, keep=2)
+    other = _random_mask(rng, t, keep=0)
+    per_item = torch.stack([rand, other]).repeat_interleave(t + 1, 0)
     cases = [("no mask", (None, None), full), ("a causal mask", (causal, None), causal),
-             ("a random mask", (rand, None), rand)]
+             ("a random mask", (rand, None), rand), ("a (B, T, T) mask", (per_item, None), torch.stack([rand, other]))]
     if kind == "multihead":
         pad = torch.tensor([[False, False, False, True, True]])
         cases += [("key padding (keys 3 and 4)", (None, pad), full & ~pad[0][None, :]),
@@ -253,7 +275,7 @@ def _mha_parts(learner, kind: str) -> list[Callable[[], list[Clue]]]:
     def positions():
         mixed = batch_clue(lambda: module("positions", w)(x[None]),
                            lambda: module("positions", w)(torch.stack([x, x.flip(0), x * 2])))
-        return mixed or position_clues(run, x, cases, self_dependent=False)
+        return mixed or position_clues(run, x, cases, self_dependent="if-two-keys")
 
     xb = torch.randn(2, t, d, generator=rng, dtype=F64)
 
@@ -261,7 +283,25 @@ def _mha_parts(learner, kind: str) -> list[Callable[[], list[Clue]]]:
         return reach_clues(lambda key, weights: module(key, weights)(xb), lambda weights: mha(weights, xb, _REF),
                            w, _perturbed_mha, MHA_GROUPS)
 
-    return [positions, lambda: attention_weight_clues(lab, kind), reach]
+    return [positions, reach, lambda: attention_weight_clues(lab, kind)]
+
+
+def _random_mask(rng: torch.Generator, t: int, *, keep: int) -> torch.Tensor:
+    """A random (T, T) mask in which every query may see key ``keep`` and most may not see themselves."""
+    mask = torch.rand(t, t, generator=rng) < 0.5
+    mask.fill_diagonal_(False)
+    mask[:, keep] = True
+    return mask
+
+
+class IfUnlocalised:
+    """A costly analysis, run only when the others found no specific cause."""
+
+    def __init__(self, run: Callable[[], list[Clue]]):
+        self.run = run
+
+    def __call__(self) -> list[Clue]:
+        return self.run()
 
 
 def _block_parts(learner) -> list[Callable[[], list[Clue]]]:
@@ -271,7 +311,7 @@ def _block_parts(learner) -> list[Callable[[], list[Clue]]]:
     lab, rng = Lab(learner), torch.Generator().manual_seed(SEED)
     t = 5
     parts = [lambda: block_component_clues(lab)]
-    for norm_first, activation in ((False, "relu"), (True, "gelu")):
+    for norm_first, activation in ((True, "gelu"), (False, "relu")):
         w = _random_block(rng, norm_first=norm_first, activation=activation)
         x = torch.randn(t, w.attn.d_model, generator=rng, dtype=F64)
         key = f"block-positions-{norm_first}"
@@ -286,12 +326,13 @@ def _block_parts(learner) -> list[Callable[[], list[Clue]]]:
         label = "pre-LN" if norm_first else "post-LN"
         cases = [(f"a causal mask ({label})", (causal, None), causal),
                  (f"key padding ({label}, key 4)", (None, pad), torch.ones(t, t, dtype=torch.bool) & ~pad[0][None])]
-        parts.append(lambda run=run, x=x, cases=cases: position_clues(run, x, cases, self_dependent=True))
+        parts.append(lambda run=run, x=x, cases=cases: position_clues(run, x, cases, self_dependent="always"))
         xb = torch.randn(2, t, w.attn.d_model, generator=rng, dtype=F64)
         groups = dict(MHA_GROUPS) | {g: g for g in BLOCK_GROUPS}
-        parts.append(lambda nf=norm_first, w=w, xb=xb, groups=groups: reach_clues(
-            lambda k, weights: lab.block(f"{k}-{nf}", weights)(xb), lambda weights: block(weights, xb, _REF), w,
-            _perturbed_block, groups))
+        if not norm_first:
+            parts.append(IfUnlocalised(lambda nf=norm_first, w=w, xb=xb, groups=groups: reach_clues(
+                lambda k, weights: lab.block(f"{k}-{nf}", weights)(xb), lambda weights: block(weights, xb, _REF), w,
+                _perturbed_block, groups)))
     return parts
 
 
@@ -312,10 +353,12 @@ def _sdpa_parts(learner) -> list[Callable[[], list[Clue]]]:
 
     full = torch.ones(t, t, dtype=torch.bool)
     causal = full.tril()
-    rand = torch.rand(t, t, generator=rng) < 0.5
-    rand[:, 1] = True
-    cases = [("no mask", None, full), ("a causal mask", causal, causal), ("a random mask", rand, rand)]
-    return [lambda: position_clues(run, k, cases, self_dependent=False), lambda: sdpa_weight_clues(function)]
+    rand = _random_mask(rng, t, keep=1)
+    other = _random_mask(rng, t, keep=3)
+    per_item = torch.stack([rand, other]).repeat_interleave(t + 1, 0)
+    cases = [("no mask", None, full), ("a causal mask", causal, causal), ("a random mask", rand, rand),
+             ("a (B, T_q, T_k) mask", per_item, torch.stack([rand, other]))]
+    return [lambda: position_clues(run, k, cases, self_dependent="never"), lambda: sdpa_weight_clues(function)]
 
 
 def _layer_norm_parts(learner) -> list[Callable[[], list[Clue]]]:
@@ -347,6 +390,8 @@ def analyse(unit: str, learner) -> list[Clue]:
     except Exception:  # noqa: BLE001 - e.g. the function is missing: nothing to analyse
         return []
     for part in parts:
+        if isinstance(part, IfUnlocalised) and any(clue.rank == 0 for clue in clues):
+            continue
         try:
             clues += part()
         except Exception:  # noqa: BLE001 - the learner's code raised, crashed or timed out on a chosen input

@@ -170,13 +170,17 @@ def block_component_clues(lab: Lab) -> list[Clue]:
     eye = torch.eye(n, dtype=F64)
     zero_ff = torch.zeros(2 * n, dtype=F64)
 
-    def normalise(x, eps):
+    def normalise(x, eps, activation="relu"):
         w = BlockWeights(_zero_attention(), (torch.cat([eye, -eye]), zero_ff),
                          (torch.cat([eye, -eye], 1), torch.zeros(n, dtype=F64)), _ones_zeros(), _ones_zeros(), eps,
-                         "relu", True)
-        out = lab.block(f"norm-{eps}", w)(x[None])
+                         activation, True)
+        out = lab.block(f"norm-{eps}-{activation}", w)(x[None])
         return out[0] - x if isinstance(out, torch.Tensor) and out.shape == x[None].shape else None
 
+    x, _ = _rows(n)
+    with_relu, with_gelu = normalise(x, 1e-5), normalise(x, 1e-5, "gelu")
+    if with_relu is None or with_gelu is None or (with_relu - with_gelu).abs().max() > 1e-9:
+        return clues  # act(z) - act(-z) is not z in this block: the feed-forward is not the identity it must be
     return clues + layer_norm_clue(normalise, "your LayerNorm (norm2, with the rest of the block switched off)", n)
 
 

@@ -28,12 +28,14 @@ def fit_scale(a: torch.Tensor, s: torch.Tensor) -> float | None:
     a, s = a.reshape(-1, a.shape[-1]), s.reshape(-1, s.shape[-1])
     if not torch.isfinite(a).all() or (a <= 0).any():
         return None
+    weight = a / a.sum(-1, keepdim=True)  # large weights are read most precisely
     y, x = a.log(), s
-    y, x = y - y.mean(-1, keepdim=True), x - x.mean(-1, keepdim=True)
-    denominator = float((x * x).sum())
+    y = y - (weight * y).sum(-1, keepdim=True)
+    x = x - (weight * x).sum(-1, keepdim=True)
+    denominator = float((weight * x * x).sum())
     if denominator < 1e-12:
         return None
-    c = float((x * y).sum()) / denominator
+    c = float((weight * x * y).sum()) / denominator
     if float((torch.softmax(c * s, -1) - a).abs().max()) > 1e-6:
         return None
     return c
@@ -60,6 +62,7 @@ def follows(base: dict[str, int], scales: dict[str, float], named: dict[str, dic
         if c <= 0 or c0 <= 0:
             return None
         powers[size] = math.log(c / c0) / math.log(new / base[size])
+    found = []
     for count in (0, 1, 2):
         for names in combinations(named, count):
             for exps in product(EXPONENTS, repeat=count):
@@ -67,7 +70,10 @@ def follows(base: dict[str, int], scales: dict[str, float], named: dict[str, dic
                 if all(abs(total[size] - powers[size]) < 0.02 for size in powers):
                     log_factor = math.log(c0) - sum(e * sum(named[n].get(size, 0) * math.log(base[size])
                                                             for size in base) for n, e in zip(names, exps))
-                    return _formula(dict(zip(names, exps)), math.exp(log_factor))
+                    cost = count + sum(abs(abs(e) - 0.5) + (e > 0) for e in exps)  # the simplest form reads best
+                    found.append((cost, _formula(dict(zip(names, exps)), math.exp(log_factor))))
+        if found:
+            return min(found)[1]
     return None
 
 
@@ -106,9 +112,10 @@ def _weights_clues(a: torch.Tensor, reference: torch.Tensor, what: str) -> list[
         return []
     rows, columns = a.sum(-1), a.sum(-2)
     if (rows - 1).abs().max() > 1e-6:
-        if a.shape[-1] == a.shape[-2] and (columns - 1).abs().max() < 1e-6:
+        if (columns - 1).abs().max() < 1e-6:
             return [Clue("the softmax", f"{what} sum to 1 down each key's column (over the queries), not along each "
-                         "query's row (over the keys): the softmax normalises the wrong axis (it must be dim=-1)",
+                         "query's row (over the keys): a softmax over the wrong axis (it must be dim=-1), or the "
+                         "weights transposed before @ v",
                          f"row sums {_few(rows)}", rank=0)]
         spread = float(rows.max() - rows.min())
         said = f"all {number(float(rows.mean()))}" if spread < 1e-6 else \
@@ -170,7 +177,7 @@ def sdpa_weight_clues(function) -> list[Clue]:
 
 def _identity_mha(rng, d: int, heads: int) -> MhaWeights:
     eye = torch.eye(d, dtype=F64)
-    wqk = torch.randn(2 * d, d, generator=rng, dtype=F64) * 0.6
+    wqk = torch.randn(2 * d, d, generator=rng, dtype=F64) * 0.3
     return MhaWeights(heads, torch.cat([wqk, eye]), torch.zeros(3 * d, dtype=F64), eye, torch.zeros(d, dtype=F64))
 
 
@@ -180,7 +187,7 @@ def attention_weight_clues(lab, kind: str) -> list[Clue]:
         rng = torch.Generator().manual_seed(SEED + 1000 * d + 10 * heads + t)
         w = _identity_mha(rng, d, heads)
         x = torch.randn(1, t, d, generator=rng, dtype=F64)
-        key = f"weights-{d}-{heads}"
+        key = f"weights-{d}-{heads}-{t}"
         module = lab.self_attention(key, w) if kind == "self-attention" else lab.mha(key, w)
         out = module(x)
         if not isinstance(out, torch.Tensor) or out.shape != x.shape or not torch.isfinite(out).all():
