@@ -37,6 +37,7 @@ class Clue:
     summary: str  # one line, what the learner reads first
     evidence: str = ""  # the numbers
     rank: int = 1  # 0: a specific cause; 1: a place; 2: a weak lead. Lower comes first.
+    contradicts: frozenset[str] = frozenset()  # catalogue ids this finding rules out (a fitted constant it beats)
 
 
 def number(value: float) -> str:

@@ -100,10 +100,11 @@ def _scale_clue(measure, base: dict[str, int], steps: dict[str, int], named: dic
     if formula is None:
         return [Clue("the scale", f"the scores are scaled by a number that changes with the sizes but as no simple "
                      f"power of them; it must be {right}", f"fitted scale (softmax(c * q.k) reproduces your weights): "
-                     f"{values}", rank=0)]
-    said = "whatever the sizes" if formula.startswith("a fixed") else "(fitted, it reproduces your weights)"
+                     f"{values}", rank=0, contradicts=frozenset({"scale-constant"}))]
+    fixed = formula.startswith("a fixed")
+    said = "whatever the sizes" if fixed else "(fitted, it reproduces your weights)"
     return [Clue("the scale", f"the scores are scaled by {formula} {said}; it must be {right}",
-                 f"fitted scale: {values}", rank=0)]
+                 f"fitted scale: {values}", rank=0, contradicts=frozenset() if fixed else frozenset({"scale-constant"}))]
 
 
 def _weights_clues(a: torch.Tensor, reference: torch.Tensor, what: str) -> list[Clue]:

@@ -164,6 +164,7 @@ class Finding:
     unexplained: int = 0  # failing probes the matched variant could not predict
     seconds: float = 0.0
     clues: tuple = ()  # clues.Clue: what the analyses found where no known mistake explains the probes
+    ambiguous: frozenset[str] = frozenset()  # matched ids whose other parameters predict the same: no number
 
     @property
     def clean(self) -> bool:
@@ -180,7 +181,8 @@ class Finding:
     @property
     def summary(self) -> str:
         if self.variant is not None:
-            return "; and ".join(spec.summary_for(self.variant.param(spec.id)) for spec in self.specs)
+            return "; and ".join(spec.summary if spec.id in self.ambiguous else
+                                 spec.summary_for(self.variant.param(spec.id)) for spec in self.specs)
         if self.clues:
             return self.clues[0].summary
         return "no known mistake matches: " + localise(self.passing, self.failing)
@@ -194,7 +196,10 @@ class Finding:
         if self.variant is None and self.clues:
             also = [clue.summary for clue in self.clues[1:3]]
             return "; ".join(filter(None, [self.clues[0].evidence] + [f"also: {line}" for line in also]))
-        return evidence(self.passing, self.failing)
+        said = evidence(self.passing, self.failing)
+        if self.clues:  # a named mistake that does not explain every probe: what else the analyses found
+            said += "; also: " + self.clues[0].summary
+        return said
 
     def as_dict(self) -> dict[str, str]:
         """What ``grader.results.Diagnosis`` holds (the plugin copies it into the test's result)."""
@@ -307,8 +312,29 @@ def diagnose(unit: str, probes: Sequence[Probe], specs: Sequence[MistakeSpec], *
             finding.variant, finding.unexplained = best
             by_id = {spec.id: spec for spec in specs}
             finding.specs = tuple(by_id[name] for name in finding.variant.ids)
+            finding.ambiguous = _ambiguous(finding, candidates, observations, predictions)
     finding.seconds = time.monotonic() - started
     return finding
+
+
+def _ambiguous(finding: Finding, candidates, observations, predictions) -> frozenset[str]:
+    """Ids of the match whose parameter the probes cannot pin down: another parameter of the same mistake,
+    said differently, predicts every failing probe as well (a fill of -1e5 and of -1e9 on scores that never
+    reach either). Their summary then names no number."""
+    unclear = set()
+    for spec in finding.specs:
+        if spec.describe is None:
+            continue
+        chosen = finding.variant.param(spec.id)
+        for variant, other in candidates:
+            param = variant.param(spec.id)
+            if other.id != spec.id or param == chosen or spec.describe(param) == spec.describe(chosen):
+                continue
+            trial = Variant.of(*((name, param if name == spec.id else value) for name, value in finding.variant.items))
+            if _score(trial, finding.failing, observations, predictions) == finding.unexplained:
+                unclear.add(spec.id)
+                break
+    return frozenset(unclear)
 
 
 def _candidates(specs, passing, failing, observations, predictions) -> tuple[list[tuple[Variant, MistakeSpec]], set]:

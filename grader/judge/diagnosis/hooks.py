@@ -44,8 +44,13 @@ def finding_for(learner, unit: str) -> Finding:
     cache = learner.run_cache.setdefault(CACHE_KEY, {})
     if unit not in cache:
         finding = diagnose(unit, PROBES[unit](learner), mistakes_for(unit), problems=(WorkerProblem,))
-        if finding.failing and (not finding.known or finding.unexplained):
+        fitted = any(spec.fit is not None for spec in finding.specs)
+        if finding.failing and (not finding.known or finding.unexplained or fitted):
             finding.clues = tuple(analyse(unit, learner))  # no model explains every probe: where is the fault?
+            if finding.known and set(finding.variant.ids) & {i for clue in finding.clues for i in clue.contradicts}:
+                finding.variant, finding.specs = None, ()  # e.g. a "fixed" scale that the sizes change
+            elif finding.known and not finding.unexplained:
+                finding.clues = ()  # a fitted constant the analyses confirm: the name says it all
         cache[unit] = finding
     return cache[unit]
 
