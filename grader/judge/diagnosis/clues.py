@@ -17,7 +17,7 @@ printed only when it reproduces the output.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -26,6 +26,7 @@ from grader.judge.diagnosis.block_model import BlockWeights, block
 from grader.judge.diagnosis.lab import F64, Lab, random_mha
 
 SEED = 20240623
+AFTER_WEIGHTS = "after the attention weights"
 ATOL = 1e-7  # float64 outputs of a correct solution agree with PyTorch's to ~1e-12
 
 
@@ -211,17 +212,23 @@ def reach_clues(observe: Callable[[str, object], torch.Tensor | None], predict: 
     return _reach_verdicts(verdicts, groups)
 
 
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def _reach_verdicts(verdicts: dict[str, tuple[str, str]], groups: dict[str, str]) -> list[Clue]:
     right = [g for g, (kind, _) in verdicts.items() if kind == "right"]
     clues = []
+    never = [g for g, (kind, _) in verdicts.items() if kind == "never"]
+    if never:
+        names = _listed([groups[g] for g in never])
+        clues.append(Clue(names, f"your output does not change when {names} {'is' if len(never) == 1 else 'are'} "
+                          f"changed: {'it never reaches' if len(never) == 1 else 'they never reach'} the output (not "
+                          "loaded, not added, or overwritten)", verdicts[never[0]][1], rank=0))
     for group, (kind, said) in verdicts.items():
-        name = groups[group]
-        if kind == "never":
-            clues.append(Clue(name, f"your output does not change when {name} is changed: it never reaches the output "
-                              "(not loaded, not added, or overwritten)", said, rank=0))
-        elif kind == "should-not":
-            clues.append(Clue(name, f"your output changes when {name} is changed, where PyTorch's cannot: it is used "
-                              "where it does not belong", said, rank=0))
+        if kind == "should-not":
+            clues.append(Clue(groups[group], f"your output changes when {groups[group]} is changed, where PyTorch's "
+                              "cannot: it is used where it does not belong", said, rank=0))
     different = [g for g, (kind, _) in verdicts.items() if kind in ("scaled", "different")]
     ratios = {verdicts[g][1] for g in different}
     if len(different) > 2 and right and all(verdicts[g][0] == "scaled" for g in different) and len(ratios) == 1:
@@ -397,5 +404,8 @@ def analyse(unit: str, learner) -> list[Clue]:
             clues += part()
         except Exception:  # noqa: BLE001 - the learner's code raised, crashed or timed out on a chosen input
             continue
+    if any(clue.where == AFTER_WEIGHTS for clue in clues):
+        # outputs mixed after the attention weights also look like a leaking mask: that is an effect, not a cause
+        clues = [replace(clue, rank=2) if clue.where == "the mask" else clue for clue in clues]
     unique = list({clue.summary: clue for clue in clues}.values())
     return sorted(unique, key=lambda clue: clue.rank)

@@ -17,7 +17,7 @@ from itertools import combinations, product
 import torch
 
 from grader.judge.diagnosis.attention_model import MhaWeights
-from grader.judge.diagnosis.clues import SEED, Clue, number
+from grader.judge.diagnosis.clues import AFTER_WEIGHTS, SEED, Clue, number
 from grader.judge.diagnosis.lab import F64
 
 EXPONENTS = (-1.0, -0.5, 0.5, 1.0)
@@ -218,7 +218,7 @@ def attention_weight_clues(lab, kind: str) -> list[Clue]:
         return []
     what = "with identity value and output projections, your output"
     if not mix:
-        return [Clue("after the attention weights", f"{what} is not each head's weights times that head's columns of "
+        return [Clue(AFTER_WEIGHTS, f"{what} is not each head's weights times that head's columns of "
                      "the values: the fault is after the softmax (the values, how the heads are merged, or the output "
                      "projection)", "W_v = W_o = I and every bias zero; the output is no mix of the tokens", rank=1)]
     dh = base["d_model"] // base.get("heads", 1)

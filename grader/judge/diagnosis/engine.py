@@ -175,6 +175,11 @@ class Finding:
         return self.variant is not None
 
     @property
+    def localised(self) -> bool:
+        """A name, a clue, or a part of the unit that the failing probes exercise alone: something to act on."""
+        return self.known or bool(self.clues) or any(p.part for p in self.failing)
+
+    @property
     def mistake(self) -> str:
         return "+".join(self.variant.ids) if self.variant is not None else ""
 

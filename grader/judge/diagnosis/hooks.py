@@ -11,8 +11,10 @@ is kept in ``learner.run_cache``) and the failure gets:
 - the finding's diagnosis, when the probes named a mistake and that mistake
   also predicts this test's output (``predict``; tests without a model of their
   own, e.g. property tests, take the named mistake as it is), with its hint;
-- a localised diagnosis ("no known mistake matches: ..."), when the probes
-  failed but no mistake model matched;
+- a localised diagnosis, when the probes failed but no mistake model matched:
+  what the analyses of ``clues`` found (where, with numbers), or the parts of
+  the unit that differ; a failure nothing localises gets no diagnosis (it is
+  not counted as a mistake found) and keeps its own hint;
 - otherwise its own hint, unless that hint names a mistake the probes ruled
   out (``GradingFailure.names``): a hint never names a cause the evidence
   contradicts.
@@ -80,7 +82,7 @@ def explain(failure: GradingFailure, learner, unit: str, *, got=None, predict: C
         if fits:
             failure.diagnosis, failure.hint = finding.as_dict(), finding.hint
             return
-    elif not finding.clean:
+    elif not finding.clean and finding.localised:  # a list of failing probes alone is no finding
         failure.diagnosis = finding.as_dict()
     if set(getattr(failure, "names", ())) & finding.ruled_out:
         failure.hint = ""

@@ -124,3 +124,17 @@ def test_two_mistakes_at_once_softmax_axis_with_a_nan_guard():
 def test_layer_norm_eps_and_variance_are_fitted(body, expect):
     found = clues(LAYER_NORM.replace("BODY", body), "layer-norm", "block.py")
     assert found and expect in found[0].summary, said(found)
+
+
+def test_two_mistakes_at_once_merge_without_transpose_and_missing_biases():
+    from pathlib import Path
+
+    reference = Path(__file__).parents[4] / "milestones" / "02_multihead" / "reference.py"
+    source = reference.read_text().replace(
+        "y = y.transpose(1, 2).contiguous().view(B, T, D)  # merge heads", "y = y.contiguous().view(B, T, D)").replace(
+        "self.qkv.bias.copy_(mha.in_proj_bias)", "self.qkv.bias.zero_()").replace(
+        "self.out.bias.copy_(mha.out_proj.bias)", "self.out.bias.zero_()")
+    found = clues(source, "multihead", "multihead.py")
+    assert found[0].summary.startswith("your output does not change when the q bias"), said(found)
+    assert "out_proj.bias are changed: they never reach" in found[0].summary
+    assert any(c.where == "after the attention weights" for c in found), said(found)
