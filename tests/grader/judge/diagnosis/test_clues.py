@@ -138,3 +138,23 @@ def test_two_mistakes_at_once_merge_without_transpose_and_missing_biases():
     assert found[0].summary.startswith("your output does not change when the q bias"), said(found)
     assert "out_proj.bias are changed: they never reach" in found[0].summary
     assert any(c.where == "after the attention weights" for c in found), said(found)
+
+
+def test_a_fill_the_probes_cannot_pin_down_is_not_printed():
+    from grader.judge.diagnosis.hooks import finding_for
+
+    source = sdpa(masking="scores = scores.masked_fill(~mask, -1e5)")
+    with session_for(source, "attention.py") as session:
+        finding = finding_for(session, "sdpa")
+    assert finding.mistake == "finite-fill"
+    assert "finite number" in finding.summary and "e9" not in finding.summary and "e5" not in finding.summary, \
+        finding.summary
+
+
+def test_a_scale_that_follows_a_size_is_not_called_fixed():
+    from grader.judge.diagnosis.hooks import finding_for
+
+    with session_for(sdpa(scale="1 / math.sqrt(k.size(-2))"), "attention.py") as session:
+        finding = finding_for(session, "sdpa")
+    assert "fixed" not in finding.summary and "hard-coded" not in finding.summary, finding.summary
+    assert "1/sqrt(T_k)" in finding.summary
