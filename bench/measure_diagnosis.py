@@ -12,6 +12,7 @@ diagnosed (tagged), or one the probes did not rule out while naming a different 
 reference's passing run, measured in the same process.
 
     CHALLENGE_DATA_DIR=... python bench/measure_diagnosis.py [--unseen-only] [--in-process] [-v] [attention ...]
+    ... --unseen-only --in-process --without-analyses    # the same, with the catalogue's models alone
 
 ``--in-process`` runs the hidden tests in this process (no sandbox: trusted code only),
 which is faster; its times are CPU seconds of the judge and the learner's code together.
@@ -114,8 +115,15 @@ def main() -> None:
     parser.add_argument("milestones", nargs="*", default=["attention", "multihead", "block"])
     parser.add_argument("--unseen-only", action="store_true", help="skip the catalogue's mutants")
     parser.add_argument("--in-process", action="store_true", help="run in this process (trusted code only)")
+    parser.add_argument("--without-analyses", action="store_true",
+                        help="the catalogue's models alone, as before issue 23 (in process only): the baseline")
     parser.add_argument("-v", "--verbose", action="store_true", help="print each dev-set mutant's first diagnosis")
     args = parser.parse_args()
+    if args.without_analyses:
+        if not args.in_process:
+            parser.error("--without-analyses needs --in-process (the sandboxed judge is another process)")
+        import grader.judge.diagnosis.hooks as hooks
+        hooks.analyse = lambda unit, learner: []
     registry = load_registry()
     catalogue_total, unseen_total = Counter(), Counter()
     for name in args.milestones:

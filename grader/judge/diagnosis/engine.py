@@ -187,7 +187,7 @@ class Finding:
         if self.variant is not None:
             return "; and ".join(spec.summary if spec.id in self.ambiguous else
                                  spec.summary_for(self.variant.param(spec.id)) for spec in self.specs)
-        if self.clues:
+        if self.clues and (self.clues[0].rank == 0 or not any(p.part for p in self.failing)):
             return self.clues[0].summary
         return "no known mistake matches: " + localise(self.passing, self.failing)
 
@@ -197,7 +197,7 @@ class Finding:
 
     @property
     def evidence(self) -> str:
-        if self.variant is None and self.clues:
+        if self.variant is None and self.clues and self.summary == self.clues[0].summary:
             also = [clue.summary for clue in self.clues[1:3]]
             return "; ".join(filter(None, [self.clues[0].evidence] + [f"also: {line}" for line in also]))
         said = evidence(self.passing, self.failing)
