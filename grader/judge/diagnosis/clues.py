@@ -27,6 +27,7 @@ from grader.judge.diagnosis.lab import F64, Lab, random_mha
 
 SEED = 20240623
 AFTER_WEIGHTS = "after the attention weights"
+WEIGHT_FAULTS = (AFTER_WEIGHTS, "the softmax", "the attention weights")  # places ``clues_weights`` names
 ATOL = 1e-7  # float64 outputs of a correct solution agree with PyTorch's to ~1e-12
 
 
@@ -73,7 +74,7 @@ def position_clues(run: Callable[[torch.Tensor, object], torch.Tensor | None], x
     allowed (T, T), or (G, T, T) for G batch items with masks of their own: the case's mask then has
     G * (T + 1) items). In each group of T + 1 copies, copy 0 is ``x`` and copy j + 1 has position j changed.
     Query i must change with key j exactly where allowed, and with itself ``self_dependent``: "always" (a
-    block's residual), "if-two-keys" (its query changes its weights) or "never" (only keys are changed)."""
+    block's residual), "query-too" (its own token also changes its query: not judged) or "never" (only keys change)."""
     t = x.shape[0]
     copies = x.unsqueeze(0).repeat(t + 1, *([1] * x.dim()))
     rng = torch.Generator().manual_seed(SEED + 2)
@@ -104,9 +105,11 @@ def _positions(out: torch.Tensor, allowed: torch.Tensor, self_dependent: str, la
         changed[:, j] = delta > 1e-9 * (1 + base.abs().max())
     expect = allowed.clone()
     for i in range(t):
-        if self_dependent == "always" or self_dependent == "if-two-keys" and int(allowed[i].sum()) >= 2:
+        if self_dependent == "always":
             expect[i, i] = True  # the query's own token changes its scores (or, in a block, its residual)
     leaks = changed & ~expect
+    if self_dependent == "query-too":  # a query's own token may change its output through its scores
+        leaks &= ~torch.eye(t, dtype=torch.bool)
     ignored = expect & ~changed & allowed
     if not leaks.any() and not ignored.any():
         return None
@@ -171,7 +174,7 @@ def _mha_parts(learner, kind: str) -> list[Callable[[], list[Clue]]]:
     def positions():
         mixed = batch_clue(lambda: module("positions", w)(x[None]),
                            lambda: module("positions", w)(torch.stack([x, x.flip(0), x * 2])))
-        return mixed or position_clues(run, x, cases, self_dependent="if-two-keys")
+        return mixed or position_clues(run, x, cases, self_dependent="query-too")
 
     xb = torch.randn(2, t, d, generator=rng, dtype=F64)
 
@@ -293,8 +296,8 @@ def analyse(unit: str, learner) -> list[Clue]:
             clues += part()
         except Exception:  # noqa: BLE001 - the learner's code raised, crashed or timed out on a chosen input
             continue
-    if any(clue.where == AFTER_WEIGHTS for clue in clues):
-        # outputs mixed after the attention weights also look like a leaking mask: that is an effect, not a cause
+    if any(clue.where in WEIGHT_FAULTS and clue.rank <= 1 for clue in clues):
+        # a fault the attention weights show with no mask at all also makes masks look leaky: an effect, not a cause
         clues = [replace(clue, rank=2) if clue.where == "the mask" else clue for clue in clues]
     unique = list({clue.summary: clue for clue in clues}.values())
     return sorted(unique, key=lambda clue: clue.rank)

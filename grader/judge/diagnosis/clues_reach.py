@@ -37,8 +37,8 @@ MHA_GROUPS = {"q.weight": "the q rows of in_proj_weight", "k.weight": "the k row
               "v.weight": "the v rows of in_proj_weight", "q.bias": "the q bias (in_proj_bias[:d])",
               "k.bias": "the k bias (in_proj_bias[d:2d])", "v.bias": "the v bias (in_proj_bias[2d:])",
               "out.weight": "out_proj.weight", "out.bias": "out_proj.bias"}
-BLOCK_GROUPS = ("linear1.weight", "linear1.bias", "linear2.weight", "linear2.bias", "norm1.weight", "norm1.bias",
-                "norm2.weight", "norm2.bias")
+BLOCK_GROUPS = ("norm1.weight", "norm1.bias", "linear1.weight", "linear1.bias", "linear2.weight", "linear2.bias",
+                "norm2.weight", "norm2.bias")  # after the attention's, in post-LN's order
 
 
 def perturbed_block(w: BlockWeights, group: str, delta: torch.Tensor) -> BlockWeights:
@@ -112,11 +112,13 @@ def _reach_verdicts(verdicts: dict[str, tuple[str, str]], groups: dict[str, str]
     different = [g for g, (kind, _) in verdicts.items() if kind in ("scaled", "different")]
     ratios = {verdicts[g][1] for g in different}
     if len(different) > 2 and right and all(verdicts[g][0] == "scaled" for g in different) and len(ratios) == 1:
-        listed = " and ".join(groups[g] for g in right)
-        clues.append(Clue("where the paths meet", f"changing any parameter but {listed} changes your output by the "
-                          f"same factor times PyTorch's change ({ratios.pop().removeprefix('your output changes ')}), "
-                          f"while {listed} {'acts' if len(right) == 1 else 'act'} as in PyTorch: a factor where the "
-                          "other paths meet, before those", rank=0))
+        order = list(groups)  # the groups in the order the data flows through them
+        last = max(different, key=order.index)
+        listed = _listed([groups[g] for g in right])
+        clues.append(Clue(groups[last], f"every parameter up to {groups[last]} reaches your output scaled by the same "
+                          f"factor ({ratios.pop().removeprefix('your output changes ')}), while {listed} "
+                          f"{'acts' if len(right) == 1 else 'act'} as in PyTorch: the factor comes in at "
+                          f"{groups[last]} or just before it", rank=0))
     elif different and len(different) <= 2 and len(right) >= 3:
         for group in different:
             kind, said = verdicts[group]
