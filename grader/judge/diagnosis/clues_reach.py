@@ -38,7 +38,7 @@ MHA_GROUPS = {"q.weight": "the q rows of in_proj_weight", "k.weight": "the k row
               "k.bias": "the k bias (in_proj_bias[d:2d])", "v.bias": "the v bias (in_proj_bias[2d:])",
               "out.weight": "out_proj.weight", "out.bias": "out_proj.bias"}
 BLOCK_GROUPS = ("norm1.weight", "norm1.bias", "linear1.weight", "linear1.bias", "linear2.weight", "linear2.bias",
-                "norm2.weight", "norm2.bias")  # after the attention's, in post-LN's order
+                "norm2.weight", "norm2.bias")  # after the attention's
 
 
 def perturbed_block(w: BlockWeights, group: str, delta: torch.Tensor) -> BlockWeights:
