@@ -158,3 +158,17 @@ def test_a_scale_that_follows_a_size_is_not_called_fixed():
         finding = finding_for(session, "sdpa")
     assert "fixed" not in finding.summary and "hard-coded" not in finding.summary, finding.summary
     assert "1/sqrt(T_k)" in finding.summary
+
+
+@pytest.mark.parametrize(("find", "replace", "expect"), [
+    ('"gelu": F.gelu}', '"gelu": lambda z: z * torch.sigmoid(1.702 * z)}',
+     "with activation='gelu', your feed-forward's"),
+    ("torch.sqrt(var + self.eps)", "torch.sqrt(var + 1e-12)", "a fixed eps of 1e-12 whatever eps it is given"),
+])
+def test_block_components_are_pulled_out_with_chosen_weights(find, replace, expect):
+    from pathlib import Path
+
+    reference = (Path(__file__).parents[4] / "milestones" / "03_block" / "reference.py").read_text()
+    assert find in reference
+    found = clues(reference.replace(find, replace), "block", "block.py")
+    assert found and expect in found[0].summary, said(found)
