@@ -138,7 +138,8 @@ def main() -> None:
         unseen_total.update(out["unseen"])
         times = out["times"]
         extra = statistics.median(times) - out["reference_s"] if times else 0.0
-        print(f"{name}: catalogue named {_share(out['catalogue'], 'named')} {dict(out['catalogue'])}; unseen named or localised "
+        print(f"{name}: catalogue named {_share(out['catalogue'], 'named')} {dict(out['catalogue'])}; "
+              f"unseen named or localised "
               f"{_share(out['unseen'], 'named', 'localised')} {dict(out['unseen'])}; reference run "
               f"{out['reference_s']:.1f} s, failing runs median {statistics.median(times):.1f} s "
               f"(+{extra:.1f} s, x{statistics.median(times) / out['reference_s']:.2f}), max {max(times):.1f} s")
