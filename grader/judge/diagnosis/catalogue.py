@@ -12,9 +12,43 @@ Mistakes of one family exclude each other (they are never tried as a pair).
 
 from __future__ import annotations
 
+import math
+
+import torch
+
 from grader.judge.diagnosis.attention_model import PERMUTATIONS
 from grader.judge.diagnosis.block_model import LN_AXES, LN_EPS
-from grader.judge.diagnosis.engine import MistakeSpec, fit_scale
+from grader.judge.diagnosis.engine import FitContext, MistakeSpec, Variant
+
+
+def fit_scale(context: FitContext) -> list[float]:
+    """The constant the scores are multiplied by, read off the first failing probe that shows it."""
+    for probe in context.failing:
+        observed = context.observations[probe.name]
+        if not isinstance(observed, torch.Tensor) or not torch.isfinite(observed).all():
+            continue
+
+        def error(log_c: float) -> float:
+            predicted = context.predict(probe, Variant.of(("scale-constant", 10.0 ** log_c)))
+            if not isinstance(predicted, torch.Tensor) or predicted.shape != observed.shape:
+                return math.inf
+            return float((predicted - observed.double()).abs().max())
+
+        grid = [i / 10 for i in range(-30, 31)]
+        errors = [error(g) for g in grid]
+        best = min(range(len(grid)), key=errors.__getitem__)
+        if not math.isfinite(errors[best]):
+            continue
+        low, high = grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]
+        for _ in range(40):  # golden-section search on the bracket
+            a, b = high - (high - low) / 1.618, low + (high - low) / 1.618
+            if error(a) < error(b):
+                high = b
+            else:
+                low = a
+        return [float(f"{10.0 ** ((low + high) / 2):.6g}")]
+    return []
+
 
 ATTENTION = ("sdpa", "self-attention", "multihead", "block")
 MODULES = ("self-attention", "multihead", "block")

@@ -24,7 +24,6 @@ running the model again.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -165,6 +164,8 @@ class Finding:
     ruled_out: frozenset[str] = frozenset()
     unexplained: int = 0  # failing probes the matched variant could not predict
     seconds: float = 0.0
+    clues: tuple = ()  # clues.Clue: what the analyses found where no known mistake explains the probes
+    ambiguous: frozenset[str] = frozenset()  # matched ids whose other parameters predict the same: no number
 
     @property
     def clean(self) -> bool:
@@ -175,13 +176,21 @@ class Finding:
         return self.variant is not None
 
     @property
+    def localised(self) -> bool:
+        """A name, a clue, or a part of the unit that the failing probes exercise alone: something to act on."""
+        return self.known or bool(self.clues) or any(p.part for p in self.failing)
+
+    @property
     def mistake(self) -> str:
         return "+".join(self.variant.ids) if self.variant is not None else ""
 
     @property
     def summary(self) -> str:
         if self.variant is not None:
-            return "; and ".join(spec.summary_for(self.variant.param(spec.id)) for spec in self.specs)
+            return "; and ".join(spec.summary if spec.id in self.ambiguous else
+                                 spec.summary_for(self.variant.param(spec.id)) for spec in self.specs)
+        if self.clues and (self.clues[0].rank == 0 or not any(p.part for p in self.failing)):
+            return self.clues[0].summary
         return "no known mistake matches: " + localise(self.passing, self.failing)
 
     @property
@@ -190,7 +199,13 @@ class Finding:
 
     @property
     def evidence(self) -> str:
-        return evidence(self.passing, self.failing)
+        if self.variant is None and self.clues and self.summary == self.clues[0].summary:
+            also = [clue.summary for clue in self.clues[1:3]]
+            return "; ".join(filter(None, [self.clues[0].evidence] + [f"also: {line}" for line in also]))
+        said = evidence(self.passing, self.failing)
+        if self.clues:  # a named mistake that does not explain every probe: what else the analyses found
+            said += "; also: " + self.clues[0].summary
+        return said
 
     def as_dict(self) -> dict[str, str]:
         """What ``grader.results.Diagnosis`` holds (the plugin copies it into the test's result)."""
@@ -303,8 +318,29 @@ def diagnose(unit: str, probes: Sequence[Probe], specs: Sequence[MistakeSpec], *
             finding.variant, finding.unexplained = best
             by_id = {spec.id: spec for spec in specs}
             finding.specs = tuple(by_id[name] for name in finding.variant.ids)
+            finding.ambiguous = _ambiguous(finding, candidates, observations, predictions)
     finding.seconds = time.monotonic() - started
     return finding
+
+
+def _ambiguous(finding: Finding, candidates, observations, predictions) -> frozenset[str]:
+    """Ids of the match whose parameter the probes cannot pin down: another parameter of the same mistake,
+    said differently, predicts every failing probe as well (a fill of -1e5 and of -1e9 on scores that never
+    reach either). Their summary then names no number."""
+    unclear = set()
+    for spec in finding.specs:
+        if spec.describe is None:
+            continue
+        chosen = finding.variant.param(spec.id)
+        for variant, other in candidates:
+            param = variant.param(spec.id)
+            if other.id != spec.id or param == chosen or spec.describe(param) == spec.describe(chosen):
+                continue
+            trial = Variant.of(*((name, param if name == spec.id else value) for name, value in finding.variant.items))
+            if _score(trial, finding.failing, observations, predictions) == finding.unexplained:
+                unclear.add(spec.id)
+                break
+    return frozenset(unclear)
 
 
 def _candidates(specs, passing, failing, observations, predictions) -> tuple[list[tuple[Variant, MistakeSpec]], set]:
@@ -362,32 +398,3 @@ def _best_match(candidates, failing, observations, predictions) -> tuple[Variant
         if _score(pair, failing, observations, predictions) == 0:
             return pair, 0
     return (best[1], best[0]) if best is not None else None
-
-
-def fit_scale(context: FitContext) -> list[float]:
-    """The constant the scores are multiplied by, read off the first failing probe that shows it."""
-    for probe in context.failing:
-        observed = context.observations[probe.name]
-        if not isinstance(observed, torch.Tensor) or not torch.isfinite(observed).all():
-            continue
-
-        def error(log_c: float) -> float:
-            predicted = context.predict(probe, Variant.of(("scale-constant", 10.0 ** log_c)))
-            if not isinstance(predicted, torch.Tensor) or predicted.shape != observed.shape:
-                return math.inf
-            return float((predicted - observed.double()).abs().max())
-
-        grid = [i / 10 for i in range(-30, 31)]
-        errors = [error(g) for g in grid]
-        best = min(range(len(grid)), key=errors.__getitem__)
-        if not math.isfinite(errors[best]):
-            continue
-        low, high = grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]
-        for _ in range(40):  # golden-section search on the bracket
-            a, b = high - (high - low) / 1.618, low + (high - low) / 1.618
-            if error(a) < error(b):
-                high = b
-            else:
-                low = a
-        return [float(f"{10.0 ** ((low + high) / 2):.6g}")]
-    return []

@@ -11,8 +11,10 @@ is kept in ``learner.run_cache``) and the failure gets:
 - the finding's diagnosis, when the probes named a mistake and that mistake
   also predicts this test's output (``predict``; tests without a model of their
   own, e.g. property tests, take the named mistake as it is), with its hint;
-- a localised diagnosis ("no known mistake matches: ..."), when the probes
-  failed but no mistake model matched;
+- a localised diagnosis, when the probes failed but no mistake model matched:
+  what the analyses of ``clues`` found (where, with numbers), or the parts of
+  the unit that differ; a failure nothing localises gets no diagnosis (it is
+  not counted as a mistake found) and keeps its own hint;
 - otherwise its own hint, unless that hint names a mistake the probes ruled
   out (``GradingFailure.names``): a hint never names a cause the evidence
   contradicts.
@@ -27,6 +29,7 @@ import torch
 
 from grader.judge.compare import GradingFailure
 from grader.judge.diagnosis.catalogue import mistakes_for
+from grader.judge.diagnosis.clues import analyse
 from grader.judge.diagnosis.engine import Finding, Unpredictable, diagnose
 from grader.judge.diagnosis.probes_attention import sdpa_probes
 from grader.judge.diagnosis.probes_block import block_probes, layer_norm_probes
@@ -44,7 +47,15 @@ def finding_for(learner, unit: str) -> Finding:
     """The unit's probes, run once per run of the hidden tests."""
     cache = learner.run_cache.setdefault(FINDINGS, {})
     if unit not in cache:
-        cache[unit] = diagnose(unit, PROBES[unit](learner), mistakes_for(unit), problems=(WorkerProblem,))
+        finding = diagnose(unit, PROBES[unit](learner), mistakes_for(unit), problems=(WorkerProblem,))
+        fitted = any(spec.fit is not None for spec in finding.specs)
+        if finding.failing and (not finding.known or finding.unexplained or fitted):
+            finding.clues = tuple(analyse(unit, learner))  # no model explains every probe: where is the fault?
+            if finding.known and set(finding.variant.ids) & {i for clue in finding.clues for i in clue.contradicts}:
+                finding.variant, finding.specs = None, ()  # e.g. a "fixed" scale that the sizes change
+            elif finding.known and not finding.unexplained:
+                finding.clues = ()  # a fitted constant the analyses confirm: the name says it all
+        cache[unit] = finding
     return cache[unit]
 
 
@@ -73,7 +84,7 @@ def explain(failure: GradingFailure, learner, unit: str, *, got=None, predict: C
         if fits:
             failure.diagnosis, failure.hint = finding.as_dict(), finding.hint
             return
-    elif not finding.clean:
+    elif not finding.clean and finding.localised:  # a list of failing probes alone is no finding
         failure.diagnosis = finding.as_dict()
     if set(getattr(failure, "names", ())) & finding.ruled_out:
         failure.hint = ""
