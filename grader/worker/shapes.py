@@ -10,13 +10,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from grader.errors import GraderError
+
 CASTS = {"float": "float32", "double": "float64", "half": "float16", "bool": "bool", "long": "int64",
          "int": "int32", "bfloat16": "bfloat16"}
 SAME = {"contiguous", "softmax", "log_softmax", "tril", "triu", "clone", "detach", "relu", "exp", "abs",
         "sqrt"}
 
 
-class ShapeError(Exception):
+class ShapeError(GraderError):
     """The operation cannot take these shapes (PyTorch would raise)."""
 
 
