@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from challenge.feedback.grading import TestOutcome
-    from challenge.report.model import Report
+    from challenge.report.view import ReportView
     from challenge.record.status import StatusSnapshot
     from challenge.training.run import TrainResult
 
@@ -92,9 +92,12 @@ def status(*, workspace: str | Path | None = None) -> "StatusSnapshot":
     return read_status(workspace=ctx.workspace, registry=ctx.registry)
 
 
-def report(*, workspace: str | Path | None = None) -> "Report":
-    """The self-calibration report (`challenge report`); ``to_dict()`` is its JSON document."""
+def report(*, workspace: str | Path | None = None) -> "ReportView":
+    """The self-calibration report (`challenge report`): a ``Report`` that draws itself in a notebook;
+    ``to_dict()`` is its JSON document."""
     from challenge.report import build_report
+    from challenge.report.view import ReportView
 
     ctx = _context(workspace)
-    return build_report(workspace_root=ctx.workspace.root, registry=ctx.registry, now=ctx.workspace.clock())
+    return ReportView.of(build_report(workspace_root=ctx.workspace.root, registry=ctx.registry,
+                                      now=ctx.workspace.clock()))

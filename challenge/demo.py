@@ -140,7 +140,7 @@ def run_demo(*, folder: Path, registry: Registry, full: bool, say: Say, show_res
 
 
 def _no_bar(label: str, budget_s: float) -> AbstractContextManager:
-    from challenge.training.bar import TrainingBar
+    from challenge.training.progress import TrainingBar
 
     return nullcontext(TrainingBar(lambda info: None, lambda: None))
 

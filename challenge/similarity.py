@@ -39,6 +39,16 @@ MAX_SOURCE_BYTES = 512 * 1024  # larger files are not compared (no learner file 
 
 
 @dataclass(frozen=True)
+class Similarity:
+    """How much of the learner's file the reference shares (token fingerprints, blind to renaming)."""
+
+    score: float  # 0-1
+    flagged: bool  # at or above THRESHOLD: as good as a copy of the reference
+    threshold: float
+
+
+
+@dataclass(frozen=True)
 class Pair:
     """Two files, named by whoever asked, and their similarity score."""
 
@@ -120,9 +130,8 @@ def reference_similarity(source: str, milestone_folder: Path) -> float | None:
 
 
 def reference_similarities(*, workspace_root: Path, registry, milestone_ids: Iterable[str]):
-    """``challenge.report.model.Similarity`` per started milestone whose file can be read (a workspace or an
+    """``Similarity`` per started milestone whose file can be read (a workspace or an
     extracted bundle)."""
-    from challenge.report.model import Similarity
 
     known = {m.id: m for m in registry.milestones}
     found = {}

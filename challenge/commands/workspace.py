@@ -12,14 +12,13 @@ from rich.table import Table
 from challenge.commands.context import open_context
 from challenge.commands.options import WorkspaceOpt
 from challenge.record.durations import format_duration
-from challenge.output import Output, out
+from challenge.output import out
 from challenge.record.progress import MilestoneProgress, derive_progress
-from challenge.record.status import StatusSnapshot, read_status
+from challenge.record.status import STATUS_STYLE, read_status, render_status
 from challenge.record.timekeeping import account
 from challenge.record.workspace import init_workspace
 from milestones import load_registry
 
-STATUS_STYLE = {"passed": "green", "in progress": "yellow", "not started": "dim"}
 
 
 def init(
@@ -85,25 +84,3 @@ def status(workspace: WorkspaceOpt = None) -> None:
     render_status(out, read_status(workspace=ctx.workspace, registry=ctx.registry))
 
 
-def render_status(sink: Output, snapshot: StatusSnapshot) -> None:
-    sink.text(f"Workspace [bold]{sink.untrusted(snapshot.handle)}[/bold] at {sink.untrusted(snapshot.root)}")
-    clock = "[green]running[/green]" if snapshot.running else "[yellow]paused[/yellow]" if snapshot.current \
-        else "not started"
-    sink.text(f"Clock: {clock}" + (f" on [bold]{snapshot.current}[/bold]" if snapshot.current else ""))
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True, show_edge=False)
-    for column in ("milestone", "status", "active", "idle", "paused", "adjusted", "tests", "hints", "peeks"):
-        table.add_column(column, no_wrap=True)
-    for row in snapshot.milestones:
-        table.add_row(row.id, f"[{STATUS_STYLE.get(row.status, 'dim')}]{row.status}[/]",
-                      format_duration(row.active_s), format_duration(row.idle_s), format_duration(row.paused_s),
-                      format_duration(row.adjusted_s) if row.adjusted_s else "", str(row.tests),
-                      f"{row.hints_used}/{row.hints_total}", str(row.peeks))
-    if table.row_count:
-        sink.table(table)
-        adjusted = f" (including {format_duration(snapshot.total_adjusted_s)} self-reported)" \
-            if snapshot.total_adjusted_s else ""
-        sink.text(f"Total time: {format_duration(snapshot.total_s)}{adjusted}")  # the table's unit
-    else:
-        sink.text("No milestone started yet: [bold]challenge start attention[/bold]")
-    for warning in snapshot.warnings:
-        sink.warn(warning)

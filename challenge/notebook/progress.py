@@ -3,7 +3,7 @@
 rich's live display needs ipywidgets in a notebook; an updatable display
 (``display_id``) needs nothing beyond the kernel and works in Jupyter,
 JupyterLab and VS Code alike. The text is the terminal bar's
-(``challenge.training.bar.progress_text``), HTML-escaped.
+(``challenge.training.progress.progress_text``), HTML-escaped.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from challenge.training.bar import TrainingBar, progress_text
+from challenge.training.progress import TrainingBar, progress_text
 
 UPDATE_EVERY_S = 0.25  # at most four redraws a second: each one is a message to the front end
 

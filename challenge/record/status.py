@@ -7,6 +7,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from rich import box
+from rich.table import Table
+
+from challenge.output import Output
+from challenge.record.durations import format_duration
 from challenge.record.eventlog import LogReading
 from challenge.record.progress import derive_progress
 from challenge.record.timekeeping import account
@@ -49,7 +54,6 @@ class StatusSnapshot:
         return cls(**data)
 
     def _repr_html_(self) -> str:
-        from challenge.commands.workspace import render_status
         from challenge.notebook.html import html_of
 
         return html_of(lambda out: render_status(out, self))
@@ -88,3 +92,30 @@ def log_warnings(reading: LogReading) -> list[str]:
                         "`challenge submit` will need --accept-log-loss (the loss is recorded in the bundle). "
                         "Restore events.jsonl from a backup if you have one.")
     return warnings
+
+
+STATUS_STYLE = {"passed": "green", "in progress": "yellow", "not started": "dim"}
+
+
+def render_status(sink: Output, snapshot: StatusSnapshot) -> None:
+    sink.text(f"Workspace [bold]{sink.untrusted(snapshot.handle)}[/bold] at {sink.untrusted(snapshot.root)}")
+    clock = "[green]running[/green]" if snapshot.running else "[yellow]paused[/yellow]" if snapshot.current \
+        else "not started"
+    sink.text(f"Clock: {clock}" + (f" on [bold]{snapshot.current}[/bold]" if snapshot.current else ""))
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True, show_edge=False)
+    for column in ("milestone", "status", "active", "idle", "paused", "adjusted", "tests", "hints", "peeks"):
+        table.add_column(column, no_wrap=True)
+    for row in snapshot.milestones:
+        table.add_row(row.id, f"[{STATUS_STYLE.get(row.status, 'dim')}]{row.status}[/]",
+                      format_duration(row.active_s), format_duration(row.idle_s), format_duration(row.paused_s),
+                      format_duration(row.adjusted_s) if row.adjusted_s else "", str(row.tests),
+                      f"{row.hints_used}/{row.hints_total}", str(row.peeks))
+    if table.row_count:
+        sink.table(table)
+        adjusted = f" (including {format_duration(snapshot.total_adjusted_s)} self-reported)" \
+            if snapshot.total_adjusted_s else ""
+        sink.text(f"Total time: {format_duration(snapshot.total_s)}{adjusted}")  # the table's unit
+    else:
+        sink.text("No milestone started yet: [bold]challenge start attention[/bold]")
+    for warning in snapshot.warnings:
+        sink.warn(warning)

@@ -7,7 +7,10 @@ are 0-1. Anything the log does not say is ``None`` rather than guessed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from challenge.similarity import Similarity  # noqa: F401  (the report's field type, defined with its score)
 
 SCHEMA = "challenge-report"
 SCHEMA_VERSION = 2  # 2: mistakes made (by diagnosis) instead of failed tests; the "in progress" verdict; audience
@@ -116,15 +119,6 @@ class Verdict:
     label: str
     reasons: list[str]
     so_far: str | None = None  # while in progress: the level the milestones judged so far would give
-
-
-@dataclass(frozen=True)
-class Similarity:
-    """How much of the learner's file the reference shares (token fingerprints, blind to renaming)."""
-
-    score: float  # 0-1
-    flagged: bool  # at or above challenge.similarity.THRESHOLD: as good as a copy of the reference
-    threshold: float
 
 
 @dataclass(frozen=True)
@@ -278,15 +272,20 @@ class Report:
     schema: str = SCHEMA
     version: int = SCHEMA_VERSION
 
-    def to_dict(self) -> dict:
-        """The JSON document (`challenge report --format json`)."""
-        from challenge.report.render_json import report_to_dict
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document (`challenge report --format json`): ``schema`` and ``version`` first, floats rounded
+        so that the document is stable and readable."""
+        raw = asdict(self)
+        document = {"schema": raw.pop("schema"), "version": raw.pop("version"), **raw}
+        document["log"]["intact"] = self.log.intact
+        return _rounded(document)
 
-        return report_to_dict(self)
 
-    def _repr_html_(self) -> str:
-        """In a notebook: the terminal report, as HTML."""
-        from challenge.notebook.html import html_of
-        from challenge.report.render_terminal import render_terminal
-
-        return html_of(lambda out: out.renderable(render_terminal(self)))
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_rounded(item) for item in value]
+    return value

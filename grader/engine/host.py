@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from grader.engine.capture import OutputCapture
 from grader.engine.sandbox import Launched, Limits, SandboxMode, launch
-from grader.judge.errors import WorkerCrashed
+from grader.judge.errors import STOPPED_BY_LEARNER, WorkerCrashed
 
 if TYPE_CHECKING:
     from grader.engine.worker_process import WorkerProcess
@@ -37,8 +37,6 @@ START_TIMEOUT_S = 90  # importing torch on a busy machine
 CONTROL_TIMEOUT_S = 15
 CLOSE_WAIT_S = 10  # for bubblewrap to exit once its process group and cgroup are killed
 MAX_CONTROL = 64 * 1024
-STOPPED_BY_LEARNER = ("your code stopped or killed the test process (signal to its parent): the sandbox stopped "
-                      "answering while your code ran, and was torn down")
 
 
 def count_own_tasks() -> int:

@@ -17,8 +17,7 @@ from queue import Empty, Queue
 from typing import Any, Protocol
 
 from grader.engine.capture import OutputCapture
-from grader.engine.host import STOPPED_BY_LEARNER
-from grader.judge.errors import WorkerCrashed, WorkerTimeout, value_of
+from grader.judge.errors import STOPPED_BY_LEARNER, WorkerCrashed, WorkerTimeout, value_of
 from grader.messages import ProtocolError, Request, Response, reply_from_wire
 from grader.protocol import MessageTooLarge, read_message, write_message
 

@@ -13,6 +13,10 @@ from grader.errors import GraderError
 from grader.messages import Response
 
 
+# What a learner reads when their code stopped or killed the process the judge relies on (the host and the run say it).
+STOPPED_BY_LEARNER = ("your code stopped or killed the test process (signal to its parent): the sandbox stopped "
+                      "answering while your code ran, and was torn down")
+
 class WorkerProblem(GraderError):
     """Base for every way a request into learner code can go wrong."""
 

@@ -17,7 +17,7 @@ printed only when it reproduces the output.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import torch
 
@@ -25,35 +25,7 @@ from grader.judge.diagnosis.attention_model import mha
 from grader.judge.diagnosis.block_model import block
 from grader.judge.diagnosis.lab import F64, Lab, random_mha
 
-SEED = 20240623
-AFTER_WEIGHTS = "after the attention weights"
-WEIGHT_FAULTS = (AFTER_WEIGHTS, "the softmax", "the attention weights")  # places ``clues_weights`` names
-ATOL = 1e-7  # float64 outputs of a correct solution agree with PyTorch's to ~1e-12
-
-
-@dataclass(frozen=True)
-class Clue:
-    """One finding of an analysis."""
-
-    where: str  # the component: "out_proj.bias", "the attention weights", "LayerNorm", ...
-    summary: str  # one line, what the learner reads first
-    evidence: str = ""  # the numbers
-    rank: int = 1  # 0: a specific cause; 1: a place; 2: a weak lead. Lower comes first.
-    contradicts: frozenset[str] = frozenset()  # catalogue ids this finding rules out (a fitted constant it beats)
-
-
-def number(value: float) -> str:
-    if value != value:
-        return "NaN"
-    if value == 0 or 1e-3 <= abs(value) < 1e4:
-        return f"{value:.3f}" if abs(value) < 10 else f"{value:.4g}"
-    return f"{value:.2g}"
-
-
-def differs(a: torch.Tensor, b: torch.Tensor, atol: float = ATOL) -> bool:
-    if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor) or a.shape != b.shape:
-        return True
-    return not bool(torch.isclose(a.double(), b.double(), atol=atol, rtol=1e-6, equal_nan=True).all())
+from grader.judge.diagnosis.clue import SEED, WEIGHT_FAULTS, Clue, differs, number
 
 
 # -- positions --------------------------------------------------------------------------------------------

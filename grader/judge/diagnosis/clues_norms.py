@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from grader.judge.diagnosis.attention_model import MhaWeights
 from grader.judge.diagnosis.block_model import BlockWeights
-from grader.judge.diagnosis.clues import Clue, number
+from grader.judge.diagnosis.clue import Clue, number
 from grader.judge.diagnosis.lab import F64, Lab
 
 D, H = 12, 3

@@ -11,7 +11,7 @@ import torch
 
 from grader.judge.diagnosis.attention_model import MhaWeights
 from grader.judge.diagnosis.block_model import BlockWeights
-from grader.judge.diagnosis.clues import SEED, Clue, differs, number
+from grader.judge.diagnosis.clue import SEED, Clue, differs, number
 from grader.judge.diagnosis.lab import F64
 
 

@@ -17,7 +17,7 @@ from itertools import combinations, product
 import torch
 
 from grader.judge.diagnosis.attention_model import MhaWeights
-from grader.judge.diagnosis.clues import AFTER_WEIGHTS, SEED, Clue, number
+from grader.judge.diagnosis.clue import AFTER_WEIGHTS, SEED, Clue, number
 from grader.judge.diagnosis.lab import F64
 
 EXPONENTS = (-1.0, -0.5, 0.5, 1.0)
