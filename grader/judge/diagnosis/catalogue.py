@@ -83,6 +83,16 @@ def _order(param, what: str = "in_proj_weight") -> str:
             "(the layout is [q; k; v])")
 
 
+def _bias_order(param) -> str:
+    """Only what the output shows: a bias on k adds the same amount to all of one query's scores, which the
+    softmax removes, so which chunk k gets is never claimed."""
+    wrong = [f"{role} gets {'qkv'[source]}'s" for role, source in (("q", param[0]), ("v", param[2]))
+             if 'qkv'[source] != role]
+    return ("the chunks of in_proj_bias are used in the wrong order: " + " and ".join(wrong) + " (the layout is "
+            "[q; k; v]; which chunk k gets cannot show in the output: a bias on k shifts all of a query's scores "
+            "equally, and the softmax ignores that)")
+
+
 def _scale(param) -> str:
     c = float(param)
     square = 1 / (c * c)
@@ -169,7 +179,7 @@ MISTAKES: tuple[MistakeSpec, ...] = (
                 params=PERMUTATIONS[1:], describe=_order),
     MistakeSpec("bias-chunks-permuted", "the chunks of in_proj_bias are used in the wrong order",
                 "in_proj_bias.chunk(3) gives b_q, b_k, b_v in that order.", MODULES, "bias-order",
-                params=PERMUTATIONS, describe=lambda param: _order(param, "in_proj_bias")),
+                params=PERMUTATIONS, describe=_bias_order),
     MistakeSpec("no-transpose-weights", "weights applied without transposing: F.linear computes x @ W.T + b",
                 "nn.Linear and F.linear compute x @ W.T + b: copy W as it is into an nn.Linear, or use x @ W.T.",
                 MODULES, "transpose"),
