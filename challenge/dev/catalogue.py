@@ -63,7 +63,18 @@ def read_alternative(*, milestone: Milestone, path: Path) -> Entry:
         return Entry(milestone.id, "alternative", path.stem, path, problems=(f"cannot be parsed: {error}",))
     doc = (ast.get_docstring(tree) or "").strip()
     problems = () if doc else ("has no module docstring saying what differs",)
-    return Entry(milestone.id, "alternative", path.stem, path, doc.splitlines()[0] if doc else "", problems=problems)
+    return Entry(milestone.id, "alternative", path.stem, path, doc.splitlines()[0] if doc else "", problems=problems,
+                 budget_s=_check_budget(tree))
+
+
+def _check_budget(tree: ast.Module) -> float | None:
+    """A training alternative's own ``CHECK_BUDGET_S = <number>`` (a mutant's ``check_budget_s``), read, never run."""
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["CHECK_BUDGET_S"]
+                and isinstance(node.value, ast.Constant) and isinstance(node.value.value, (int, float))
+                and not isinstance(node.value.value, bool) and node.value.value > 0):
+            return float(node.value.value)
+    return None
 
 
 def catalogue(*, registry: Registry, milestone: Milestone) -> tuple[list[Entry], list[str]]:
