@@ -26,12 +26,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from IPython.core.error import StdinNotImplementedError
-from IPython.core.magic import Magics, line_cell_magic, magics_class
 from rich.console import Console
 
 from challenge.cli import app, run
 from challenge.errors import UsageError
+
+try:  # the `notebook` extra: a plain install has no IPython, and only `%load_ext challenge` comes here
+    from IPython.core.error import StdinNotImplementedError
+    from IPython.core.magic import Magics, line_cell_magic, magics_class
+except ImportError:  # pragma: no cover - exercised by the fast set's install, which has no extra
+    raise UsageError("The notebook magics need IPython.", "Install the extra: pip install -e '.[notebook]'") from None
 from challenge.notebook.cells import OVERWRITE_FLAG, Ask, remember, save_cell
 from challenge.output import out
 from challenge.record.workspace import ENV_VAR, find_workspace, is_workspace
