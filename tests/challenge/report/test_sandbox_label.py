@@ -27,7 +27,8 @@ def test_unisolated_attempts_are_counted_in_every_format(tmp_path, registry):
     assert [a.isolated for a in report.milestones[0].attempts] == [True, False, False, None]
     for fmt in ("md", "html"):
         assert f"2 of 4 attempts were {LABEL}" in " ".join(render_text(report, fmt).split())
-    assert f"2 of 4 attempts were {LABEL}" in " ".join(ReportView.of(report)._repr_html_().split())  # the terminal rendering
+    # the terminal rendering
+    assert f"2 of 4 attempts were {LABEL}" in " ".join(ReportView.of(report)._repr_html_().split())
     assert [a["isolated"] for a in report.to_dict()["milestones"][0]["attempts"]] == [True, False, False, None]
 
 
