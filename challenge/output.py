@@ -64,6 +64,9 @@ class Output:
         # None: ask questions where stdin and stdout are a terminal. A notebook's kernel sets it while a magic
         # runs: True where the front end answers input() (the same prompts, in the notebook's input box).
         self.can_ask: bool | None = None
+        # How to run the same test again, where that is not the shell command a result names by default: a
+        # notebook cell sets it while it runs (the learner re-runs the cell, not `challenge test` in a shell).
+        self.run_again: str | None = None
 
     def text(self, message: str = "", *, style: str | None = None) -> None:
         self.console.print(message, style=style)

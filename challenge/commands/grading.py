@@ -75,7 +75,7 @@ def test(
         out.json(outcome.result.to_dict())
     else:
         render_run(out, outcome.result, milestone_id=m.id, verbose=verbose, results_file=outcome.results_file,
-                   next_command=f"challenge test {m.id}")
+                   next_command=out.run_again or f"challenge test {m.id}")
         _say_if_stub(outcome)
     if outcome.result.status == "pass":
         _after_pass(ctx, pass_state(workspace=ctx.workspace, registry=ctx.registry, milestone=m), after_pass,

@@ -148,7 +148,11 @@ class ChallengeMagics(Magics):
         stub = self._stub(milestone)
         save_cell(workspace=workspace, path=path, cell=cell, stub=stub, overwrite=OVERWRITE_FLAG in argv,
                   ask=self.ask, magic=f"%%challenge {command} {' '.join(args)}".strip())
-        return app(args=[command, *args], standalone_mode=False, prog_name=PROG)
+        saved, out.run_again = out.run_again, f"run this cell again (%%challenge {command} {milestone.id})"
+        try:
+            return app(args=[command, *args], standalone_mode=False, prog_name=PROG)
+        finally:
+            out.run_again = saved
 
     def _stub_into_next_cell(self, args: list[str]) -> None:
         """After `start`: the milestone's file (the stub, or the code already there) in a new cell below."""

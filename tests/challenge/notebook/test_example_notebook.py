@@ -157,6 +157,8 @@ def test_example_notebook_wrong_then_fixed_on_a_real_kernel(tmp_path):
     assert titles and all(title in " ".join(failed.split()) for title in titles), failed
     assert "no 1/sqrt(d_k) scaling of the scores" in failed
     assert "Fix first:" in failed and "\x1b[" not in failed
+    # what to do next in a notebook: the cell again, not a shell command
+    assert "Then: run this cell again (%%challenge test attention)" in " ".join(failed.split()), failed
     assert "<pre" in output_html(wrong.cells[index])  # rendered for the notebook: HTML, not escape codes
     passed = " ".join(output_text(fixed.cells[index]).split())
     total = len(documents[1]["tests"])
