@@ -40,8 +40,9 @@ _LAYER_KERNELS = ("_native_multi_head_attention", "_transformer_encoder_layer_fw
 FAMILIES: dict[str, Family] = {
     "attention": Family(
         title="built-in attention",
-        names=("torch.nn.functional.scaled_dot_product_attention",),
-        operators=_SDPA_KERNELS,
+        names=("torch.nn.functional.scaled_dot_product_attention", "torch.nn.attention.flex_attention.flex_attention",
+               "torch.nn.attention.varlen.varlen_attn", "torch.nn.attention.varlen.varlen_attn_out"),
+        operators=(*_SDPA_KERNELS, "flex_attention", "_varlen_attn", "_varlen_attn_out"),
         evidence=_PRODUCTS,
     ),
     "multihead_attention": Family(
@@ -70,12 +71,17 @@ FAMILIES: dict[str, Family] = {
                "torch.nn.InstanceNorm3d", "torch.nn.LazyInstanceNorm1d", "torch.nn.LazyInstanceNorm2d",
                "torch.nn.LazyInstanceNorm3d", "torch.nn.BatchNorm1d", "torch.nn.BatchNorm2d", "torch.nn.BatchNorm3d",
                "torch.nn.LazyBatchNorm1d", "torch.nn.LazyBatchNorm2d", "torch.nn.LazyBatchNorm3d",
-               "torch.nn.SyncBatchNorm"),
+               "torch.nn.SyncBatchNorm",
+               # the statistics and the affine step of batch norm as functions: over a reshaped input, a LayerNorm
+               "torch.batch_norm_stats", "torch.batch_norm_elemt", "torch.batch_norm_gather_stats",
+               "torch.batch_norm_gather_stats_with_counts", "torch.batch_norm_update_stats",
+               "torch.cudnn_batch_norm", "torch.miopen_batch_norm", "torch.quantized_batch_norm"),
         operators=("native_layer_norm", "layer_norm", "group_norm", "native_group_norm", "batch_norm",
                    "native_batch_norm", "_native_batch_norm_legit", "_native_batch_norm_legit_no_training",
                    "_native_batch_norm_legit_functional", "_batch_norm_impl_index", "_batch_norm_with_update",
                    "_batch_norm_no_update", "cudnn_batch_norm", "miopen_batch_norm", "instance_norm", "rms_norm",
-                   "_fused_rms_norm"),
+                   "_fused_rms_norm", "batch_norm_stats", "batch_norm_elemt", "batch_norm_gather_stats",
+                   "batch_norm_gather_stats_with_counts", "batch_norm_update_stats", "quantized_batch_norm"),
         evidence=("mean", "var", "var_mean", "std", "std_mean", "sum", "sub", "div", "rsqrt", "sqrt", "pow",
                   "mul", "addcmul", "addcdiv", "norm", "linalg_vector_norm", "reciprocal"),
     ),
