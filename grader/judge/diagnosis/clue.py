@@ -22,6 +22,7 @@ class Clue:
     evidence: str = ""  # the numbers
     rank: int = 1  # 0: a specific cause; 1: a place; 2: a weak lead. Lower comes first.
     contradicts: frozenset[str] = frozenset()  # catalogue ids this finding rules out (a fitted constant it beats)
+    part: str = ""  # the probes' part (engine.Probe.part) this finding is about: shown before a part it explains
 
 
 def number(value: float) -> str:
@@ -36,3 +37,12 @@ def differs(a: torch.Tensor, b: torch.Tensor, atol: float = ATOL) -> bool:
     if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor) or a.shape != b.shape:
         return True
     return not bool(torch.isclose(a.double(), b.double(), atol=atol, rtol=1e-6, equal_nan=True).all())
+
+
+def leads(clue: Clue, wrong_parts: set[str]) -> bool:
+    """Whether ``clue`` is said before the probes' localisation to ``wrong_parts`` (the parts of the unit whose
+    own probes fail): a specific cause (rank 0) always; a place (rank 1) where the parts cannot tell one apart
+    (none fails alone, or several do: a LayerNorm or a residual that feeds every later part makes them all fail)
+    or where it is about the one part that fails."""
+    wrong_parts = wrong_parts - {""}
+    return clue.rank == 0 or not wrong_parts or (clue.rank == 1 and (len(wrong_parts) > 1 or clue.part in wrong_parts))

@@ -201,10 +201,11 @@ def _block_parts(learner) -> list[Callable[[], list[Clue]]]:
         parts.append(lambda run=run, x=x, cases=cases: position_clues(run, x, cases, self_dependent="always"))
         xb = torch.randn(2, t, w.attn.d_model, generator=rng, dtype=F64)
         groups = dict(MHA_GROUPS) | {g: g for g in BLOCK_GROUPS}
-        if norm_first:  # pre-LN sums its sub-layers' outputs: a fault shows in its own group, not everywhere
-            parts.append(IfUnlocalised(lambda nf=norm_first, w=w, xb=xb, groups=groups: reach_clues(
-                lambda k, weights: lab.block(f"{k}-{nf}", weights)(xb), lambda weights: block(weights, xb, _REF), w,
-                perturbed_block, groups)))
+        # pre-LN sums its sub-layers' outputs: a fault shows in its own group, not everywhere; post-LN passes every
+        # change through norm2, so only a group that never reaches the output (or should not) says where
+        parts.append(IfUnlocalised(lambda nf=norm_first, w=w, xb=xb, groups=groups: reach_clues(
+            lambda k, weights: lab.block(f"{k}-{nf}", weights)(xb), lambda weights: block(weights, xb, _REF), w,
+            perturbed_block, groups, crisp=not nf)))
     return parts
 
 

@@ -68,7 +68,8 @@ def activation_clues(lab: Lab) -> list[Clue]:
         clues.append(Clue("the activation", f"with activation='{activation}', your feed-forward's activation {said}: "
                           f"it {at}", "linear1 gives chosen numbers c (through its bias, and again through its weight), "
                           "linear2 passes activation(c) through: " + ", ".join(
-                              f"{c:.1f} -> {v:.3f}" for c, v in zip(GRID.tolist()[::2], first.tolist()[::2])), rank=0))
+                              f"{c:.1f} -> {v:.3f}" for c, v in zip(GRID.tolist()[::2], first.tolist()[::2])), rank=0,
+                          part="the feed-forward sub-layer"))
     return clues
 
 
@@ -127,9 +128,7 @@ def layer_norm_clue(normalise, where: str, n: int) -> list[Clue]:
         if d is None:
             if not torch.isfinite(y).all():
                 return []
-            return [Clue(where, f"{where}'s output for a token is not the token minus its mean times one factor: it "
-                         "does not normalise each token over its features as LayerNorm does", f"eps={eps:g}, a token "
-                         f"{_short(x[7])} gives {_short(y[7])}", rank=1)]
+            return [_not_normalised(where, x, y.double(), eps)]
         fit = fit_denominator(d, v, n)
         if fit is None:
             return [Clue(where, f"{where} divides each centred token by a number that is none of sqrt(var + eps), "
@@ -155,17 +154,85 @@ def layer_norm_clue(normalise, where: str, n: int) -> list[Clue]:
         else:
             follow = "an eps that is not the one given"
         return [Clue(where, f"{where} uses {follow}: it divides by {_describe(*fits[1e-5], n)} when given eps=1e-05",
-                     f"fitted divisor (reproduces your output): {said}", rank=0)]
+                     f"fitted divisor (reproduces your output): {said}", rank=0, part="LayerNorm")]
     return [Clue(where, f"{where} divides by {_describe(*fits[1e-5], n)} when given eps=1e-05; LayerNorm divides by "
-                 "sqrt(var + eps), var biased", f"fitted divisor (reproduces your output): {said}", rank=0)]
+                 "sqrt(var + eps), var biased", f"fitted divisor (reproduces your output): {said}", rank=0,
+                 part="LayerNorm")]
+
+
+def _not_normalised(where: str, x: torch.Tensor, y: torch.Tensor, eps: float) -> Clue:
+    """The output is not (x - mean) times one factor per token: say what it is, where the numbers show it."""
+    evidence = f"eps={eps:g} (weight 1, bias 0): a token {_short(x[7])} gives {_short(y[7])}"
+    if float((y - y[:1, :1]).abs().max()) < 1e-9:
+        said = f"{where} gives {number(float(y[0, 0]))} for every feature of every token: the token never reaches it"
+        return Clue(where, said, evidence, rank=0, part="LayerNorm")
+    factor = (x * y).sum(-1) / (x * x).sum(-1)  # y = factor * x, the token itself: its mean never subtracted
+    if bool(((y - factor[:, None] * x).abs().amax(-1) <= 1e-6 * y.abs().amax(-1).clamp_min(1e-300)).all()):
+        said = f"{where} does not subtract the token's mean: its output is the token itself times one factor"
+        return Clue(where, said, evidence, rank=0, part="LayerNorm")
+    return Clue(where, f"{where}'s output for a token is not the token minus its mean times one factor: it does not "
+                "normalise each token over its features as LayerNorm does", evidence, rank=1, part="LayerNorm")
 
 
 def _short(values: torch.Tensor) -> str:
     return "[" + ", ".join(number(float(v)) for v in values[:4]) + ", ...]"
 
 
+def _switched_off(norm_first: bool, eps: float = 1e-5) -> BlockWeights:
+    """Both sub-layers add exactly 0 (zero weights and biases), the norms weight 1 and bias 0."""
+    zero_ff = (torch.zeros(2 * D, D, dtype=F64), torch.zeros(2 * D, dtype=F64))
+    return BlockWeights(_zero_attention(), zero_ff, (torch.zeros(D, 2 * D, dtype=F64), torch.zeros(D, dtype=F64)),
+                        _ones_zeros(), _ones_zeros(), eps, "relu", norm_first)
+
+
+def residual_clues(lab: Lab) -> tuple[list[Clue], bool]:
+    """With both sub-layers switched off, pre-LN is x + 0 + 0 = x and post-LN is norm2(norm1(x)): what the
+    residual path carries, whatever the sub-layers do. Returns the clues and whether pre-LN's path is right."""
+    x, _ = _rows(D)
+    x = x[None, 5:]  # variances 1e-4 to 100: LayerNorm's eps does not matter
+    eps = 0.1  # large: norm2(norm1(x)) then differs visibly from one LayerNorm of x
+
+    def norm(z):
+        return (z - z.mean(-1, keepdim=True)) / torch.sqrt(z.var(-1, unbiased=False, keepdim=True) + eps)
+
+    normed = norm(x)
+    clues, pre_right = [], False
+    for norm_first, expected, says in ((True, x, "x + 0 + 0 = x"), (False, norm(normed), "norm2(norm1(x))")):
+        layout = "pre-LN (norm_first=True)" if norm_first else "post-LN (norm_first=False)"
+        got = lab.block(f"wiring-{norm_first}", _switched_off(norm_first, eps))(x)
+        if not isinstance(got, torch.Tensor) or got.shape != x.shape or not torch.isfinite(got).all():
+            continue
+        got = got.double()
+        if not (got - expected).abs().max() > 1e-7:
+            pre_right = pre_right or norm_first
+            continue
+        evidence = (f"layer_norm_eps={eps:g}: a token {_short(x[0, 2])} gives {_short(got[0, 2])}; {says} is "
+                    f"{_short(expected[0, 2])}")
+        where = f"the residual path, {layout}"
+        if float((got - got[:, :1]).abs().max()) < 1e-9:
+            lost = "the residual connection (x + sublayer(...)) does not carry the input through" if norm_first else \
+                "the input is lost on its way through the residual adds and the two norms"
+            said = (f"with both sub-layers switched off (their weights zero), your block in {layout} gives the same "
+                    f"output whatever its input: {lost}; it must give {says}")
+        elif norm_first and float((got - normed).abs().max()) < 1e-7:
+            said = (f"in {layout}, with both sub-layers switched off, your block returns LayerNorm(x) where it must "
+                    "return x: the residual adds the normalised input; pre-LN adds x itself, x + sublayer(norm(x))")
+        elif float((got - normed).abs().max()) < 1e-7:
+            said = (f"in {layout}, with both sub-layers switched off, your block applies LayerNorm once where it must "
+                    "apply it twice, norm2(norm1(x)): the feed-forward's residual starts from the block's input x "
+                    "instead of norm1's output, or a norm is skipped")
+        else:
+            said = (f"with both sub-layers switched off (their weights zero), your block in {layout} must give "
+                    f"{says}, and does not: the residual path or the norms around it differ")
+        clues.append(Clue(where, said, evidence, rank=1))
+    return clues, pre_right
+
+
 def block_component_clues(lab: Lab) -> list[Clue]:
-    clues = activation_clues(lab)
+    wiring, pre_right = residual_clues(lab)
+    clues = activation_clues(lab) + wiring
+    if not pre_right:
+        return clues  # the LayerNorm analysis below reads norm2 through pre-LN's residual: not when that is wrong
     n = D
     eye = torch.eye(n, dtype=F64)
     zero_ff = torch.zeros(2 * n, dtype=F64)

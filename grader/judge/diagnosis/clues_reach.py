@@ -57,9 +57,12 @@ def perturbed_block(w: BlockWeights, group: str, delta: torch.Tensor) -> BlockWe
 
 
 def reach_clues(observe: Callable[[str, object], torch.Tensor | None], predict: Callable[[object], torch.Tensor],
-                base, perturb: Callable[[object, str, torch.Tensor], object], groups: dict[str, str]) -> list[Clue]:
+                base, perturb: Callable[[object, str, torch.Tensor], object], groups: dict[str, str], *,
+                crisp: bool = False) -> list[Clue]:
     """``observe(key, weights)``: the learner's output with ``weights`` loaded; ``predict(weights)``: PyTorch's.
-    Each group is perturbed alone; its effect on the learner's output is compared with its effect on PyTorch's."""
+    Each group is perturbed alone; its effect on the learner's output is compared with its effect on PyTorch's.
+    ``crisp``: only a group that never reaches the output, or reaches it where PyTorch's cannot (where every
+    group's change passes through one last norm, "reaches it differently" places nothing)."""
     rng = torch.Generator().manual_seed(SEED + 1)
     mine0, theirs0 = observe("reach-base", base), predict(base)
     if not isinstance(mine0, torch.Tensor) or mine0.shape != theirs0.shape or not torch.isfinite(mine0).all():
@@ -89,6 +92,8 @@ def reach_clues(observe: Callable[[str, object], torch.Tensor | None], predict: 
                                f"your output changes {number(ratio)} times as much as PyTorch's" if scaled else
                                f"your output changes by up to {number(size_mine)}, PyTorch's by up to "
                                f"{number(size_theirs)}, in other directions")
+    if crisp:
+        verdicts = {g: v for g, v in verdicts.items() if v[0] in ("never", "should-not", "inert")}
     return _reach_verdicts(verdicts, groups)
 
 

@@ -33,6 +33,8 @@ from typing import Any
 import torch
 
 from grader.errors import GraderError
+from grader.judge.diagnosis.clue import leads
+from grader.judge.diagnosis.wording import evidence, localise
 
 NONDETERMINISTIC = "nondeterministic"  # an observation: two identical calls gave different outputs
 
@@ -189,9 +191,14 @@ class Finding:
         if self.variant is not None:
             return "; and ".join(spec.summary if spec.id in self.ambiguous else
                                  spec.summary_for(self.variant.param(spec.id)) for spec in self.specs)
-        if self.clues and (self.clues[0].rank == 0 or not any(p.part for p in self.failing)):
+        if self._clue_first:
             return self.clues[0].summary
         return "no known mistake matches: " + localise(self.passing, self.failing)
+
+    @property
+    def _clue_first(self) -> bool:
+        """The analyses' first clue goes first where it says more than the probes' parts (``clue.leads``)."""
+        return bool(self.clues) and self.variant is None and leads(self.clues[0], {p.part for p in self.failing})
 
     @property
     def hint(self) -> str:
@@ -199,8 +206,10 @@ class Finding:
 
     @property
     def evidence(self) -> str:
-        if self.variant is None and self.clues and self.summary == self.clues[0].summary:
+        if self._clue_first:
             also = [clue.summary for clue in self.clues[1:3]]
+            if self.clues[0].rank > 0 and any(p.part for p in self.failing):  # where the probes put it, too
+                also.append(localise(self.passing, self.failing))
             return "; ".join(filter(None, [self.clues[0].evidence] + [f"also: {line}" for line in also]))
         said = evidence(self.passing, self.failing)
         if self.clues:  # a named mistake that does not explain every probe: what else the analyses found
@@ -210,36 +219,6 @@ class Finding:
     def as_dict(self) -> dict[str, str]:
         """What ``grader.results.Diagnosis`` holds (the plugin copies it into the test's result)."""
         return {"mistake": self.mistake, "summary": self.summary, "evidence": self.evidence}
-
-
-def _join(labels: Sequence[str], limit: int) -> str:
-    shown = list(dict.fromkeys(labels))[:limit]
-    more = len(dict.fromkeys(labels)) - len(shown)
-    text = shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1] if shown else ""
-    return text + (f" (and {more} more)" if more > 0 else "")
-
-
-def evidence(passing: Sequence[Probe], failing: Sequence[Probe]) -> str:
-    """'passes with every bias zero and only the q bias non-zero; fails with only out_proj.bias non-zero'.
-
-    Probes of a group where some pass and some fail say the most, so they come first."""
-    failing_groups, passing_groups = {p.group for p in failing}, {p.group for p in passing}
-    mixed = failing_groups & passing_groups
-    near = [p.label for p in passing if p.group in mixed] or [p.label for p in passing if p.group in failing_groups]
-    near = near or [p.label for p in passing]
-    wrong = [p.label for p in failing if p.group in mixed] + [p.label for p in failing if p.group not in mixed]
-    parts = ([f"passes with {_join(near, 4)}"] if near else []) + [f"fails with {_join(wrong, 4)}"]
-    return "; ".join(parts)
-
-
-def localise(passing: Sequence[Probe], failing: Sequence[Probe]) -> str:
-    """Where the fault is, from the probes that exercise one part alone."""
-    right = [p.part for p in passing if p.part and p.part not in {f.part for f in failing}]
-    wrong = [p.part for p in failing if p.part]
-    if wrong:
-        said = [f"{_join(right, 3)} {'is' if len(set(right)) == 1 else 'are'} right"] if right else []
-        return "; ".join(said + [f"{_join(wrong, 3)} differ{'s' if len(set(wrong)) == 1 else ''}"])
-    return evidence(passing, failing)
 
 
 # -- running the probes -----------------------------------------------------------------------------

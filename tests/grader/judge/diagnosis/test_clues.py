@@ -172,3 +172,65 @@ def test_block_components_are_pulled_out_with_chosen_weights(find, replace, expe
     assert find in reference
     found = clues(reference.replace(find, replace), "block", "block.py")
     assert found and expect in found[0].summary, said(found)
+
+
+def _block_with(*edits: tuple[str, str]) -> str:
+    from pathlib import Path
+
+    source = (Path(__file__).parents[4] / "milestones" / "03_block" / "reference.py").read_text()
+    for find, replace in edits:
+        assert find in source
+        source = source.replace(find, replace)
+    return source
+
+
+def _block_finding(source: str):
+    from grader.judge.diagnosis.hooks import finding_for
+
+    with session_for(source, "block.py") as session:
+        return finding_for(session, "block")
+
+
+PRE_LN_ADD = "x = x + self._sa(self.norm1(x), mask, key_padding_mask)"
+POST_LN_FF = "return self.norm2(x + self._ff(x))"
+
+
+@pytest.mark.parametrize(("edits", "expect"), [
+    ([(POST_LN_FF, "return self.norm2(self._ff(x))")],
+     "your block in post-LN (norm_first=False) gives the same output whatever its input"),
+    ([(PRE_LN_ADD, "x = self.norm1(x) + self._sa(self.norm1(x), mask, key_padding_mask)")],
+     "your block returns LayerNorm(x) where it must return x"),
+    ([("x = self.norm1(x + self._sa(x, mask, key_padding_mask))  # post-LN",  # the ff's residual from the input
+       "h = self.norm1(x + self._sa(x, mask, key_padding_mask))  # post-LN"),
+      (POST_LN_FF, "return self.norm2(x + self._ff(h))")],
+     "applies LayerNorm once where it must apply it twice"),
+])
+def test_the_residual_path_is_read_with_both_sub_layers_switched_off(edits, expect):
+    source = _block_with(*edits)
+    finding = _block_finding(source)
+    # a residual feeds every later part, so the probes' parts all fail: the analysis comes first, not "... differ"
+    assert expect in finding.summary, finding.summary
+    assert "no known mistake matches" not in finding.summary
+
+
+def test_a_wrong_pre_ln_residual_is_not_read_as_a_wrong_layer_norm():
+    """The LayerNorm analysis reads norm2 through pre-LN's residual: with that residual wrong it says nothing (the
+    LayerNorm is right), where it used to describe a LayerNorm that 'does not normalise'."""
+    found = clues(_block_with((PRE_LN_ADD, "x = self.norm1(x) + self._sa(self.norm1(x), mask, key_padding_mask)")),
+                  "block", "block.py")
+    assert not any("LayerNorm (norm2" in c.summary for c in found), said(found)
+
+
+@pytest.mark.parametrize(("body", "expect"), [
+    ("x / torch.sqrt(c.pow(2).mean(-1, keepdim=True) + self.eps)", "does not subtract the token's mean"),
+    ("torch.ones_like(x)", "gives 1.000 for every feature of every token: the token never reaches it"),
+])
+def test_a_layer_norm_that_does_not_normalise_says_how(body, expect):
+    found = clues(LAYER_NORM.replace("BODY", body), "layer-norm", "block.py")
+    assert found and expect in found[0].summary, said(found)
+
+
+def test_post_ln_reach_names_a_norm_that_never_reaches_the_output():
+    finding = _block_finding(_block_with((POST_LN_FF, "return self.norm1(x + self._ff(x))")))
+    assert finding.summary.startswith("your output does not change when norm2.weight and norm2.bias are changed"), \
+        finding.summary
