@@ -113,6 +113,7 @@ def batch_clue(run_alone: Callable[[], torch.Tensor], run_batched: Callable[[], 
 
 def _mha_parts(learner, kind: str) -> list[Callable[[], list[Clue]]]:
     from grader.judge.diagnosis.clues_reach import MHA_GROUPS, perturbed_mha, reach_clues
+    from grader.judge.diagnosis.clues_output import output_projection_clues
     from grader.judge.diagnosis.clues_weights import attention_weight_clues
 
     lab, rng = Lab(learner), torch.Generator().manual_seed(SEED)
@@ -154,7 +155,10 @@ def _mha_parts(learner, kind: str) -> list[Callable[[], list[Clue]]]:
         return reach_clues(lambda key, weights: module(key, weights)(xb), lambda weights: mha(weights, xb, _REF),
                            w, perturbed_mha, MHA_GROUPS)
 
-    return [positions, reach, lambda: attention_weight_clues(lab, kind)]
+    def output_projection():
+        return output_projection_clues(module, d, heads)
+
+    return [positions, reach, lambda: attention_weight_clues(lab, kind), output_projection]
 
 
 def _random_mask(rng: torch.Generator, t: int, *, keep: int) -> torch.Tensor:

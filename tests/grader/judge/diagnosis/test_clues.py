@@ -234,3 +234,20 @@ def test_post_ln_reach_names_a_norm_that_never_reaches_the_output():
     finding = _block_finding(_block_with((POST_LN_FF, "return self.norm1(x + self._ff(x))")))
     assert finding.summary.startswith("your output does not change when norm2.weight and norm2.bias are changed"), \
         finding.summary
+
+
+@pytest.mark.parametrize(("output", "expect"), [
+    ("self.out(self.out(w @ self.v(x)))", "applies out_proj.weight twice"),
+    ("(w @ self.v(x)) @ self.out.weight.T - self.out.bias", "subtracts out_proj.bias"),
+    ("(w @ self.v(x)) @ self.out.weight + self.out.bias", "uses out_proj.weight transposed"),
+    ("self.out(w @ self.v(x)) + self.out.bias", "adds out_proj.bias twice"),
+])
+def test_the_output_projection_is_read_off_by_fitting(output, expect):
+    found = clues(self_attention(output=output), "self-attention", "attention.py")
+    assert any(c.where == "the output projection" and expect in c.summary for c in found), said(found)
+
+
+def test_a_fault_before_the_output_projection_is_not_blamed_on_it():
+    found = clues(self_attention(output="self.out(w.transpose(-2, -1) @ self.v(x))"), "self-attention",
+                  "attention.py")
+    assert not any(c.where == "the output projection" for c in found), said(found)
