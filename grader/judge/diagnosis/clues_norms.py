@@ -104,7 +104,7 @@ def fit_denominator(d: torch.Tensor, v: torch.Tensor, n: int) -> tuple[str, floa
         solution = torch.linalg.lstsq(a, target * weight).solution
         alpha, beta = float(solution[0]), float(solution[1])
         if ((alpha * feature + beta - target).abs() / target).max() < 1e-6:
-            return form, alpha, max(beta, 0.0)
+            return form, alpha, beta if beta > 1e-20 else 0.0  # the smallest variance is 1e-14: below, noise
     return None
 
 
@@ -112,6 +112,9 @@ def _describe(form: str, alpha: float, beta: float, n: int) -> str:
     variance = "var" if abs(alpha - 1) < 1e-6 or form == "std" and abs(alpha - 1) < 1e-6 else \
         "the unbiased var (divided by n - 1)" if abs(alpha - n / (n - 1)) < 1e-6 or \
         abs(alpha - math.sqrt(n / (n - 1))) < 1e-6 else f"{alpha:.4g} * var"
+    if beta == 0:
+        return {"sqrt": f"sqrt({variance}) with no eps", "std": f"sqrt({variance}) with no eps",
+                "var": f"{variance} with no eps"}[form]
     return {"sqrt": f"sqrt({variance} + {beta:.3g})", "std": f"sqrt({variance}) + {beta:.3g}",
             "var": f"{variance} + {beta:.3g}"}[form]
 

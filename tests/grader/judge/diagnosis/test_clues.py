@@ -120,6 +120,7 @@ def test_two_mistakes_at_once_softmax_axis_with_a_nan_guard():
     ("c / torch.sqrt(c.pow(2).mean(-1, keepdim=True) + 1e-12)", "a fixed eps of 1e-12 whatever eps it is given"),
     ("c / (x.std(-1, keepdim=True) + self.eps)", "sqrt(the unbiased var (divided by n - 1)) + 1e-05"),
     ("c / torch.sqrt(c.pow(2).mean(-1, keepdim=True) + self.eps ** 2)", "eps**2 instead of eps"),
+    ("c / x.std(-1, keepdim=True)", "sqrt(the unbiased var (divided by n - 1)) with no eps"),  # no 2.6e-25 noise
 ])
 def test_layer_norm_eps_and_variance_are_fitted(body, expect):
     found = clues(LAYER_NORM.replace("BODY", body), "layer-norm", "block.py")
