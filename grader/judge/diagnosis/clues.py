@@ -156,7 +156,11 @@ def _mha_parts(learner, kind: str) -> list[Callable[[], list[Clue]]]:
                            w, perturbed_mha, MHA_GROUPS)
 
     def output_projection():
-        return output_projection_clues(module, d, heads)
+        def called(key, weights):
+            m = module(key, weights)
+            return lambda xs, mask: m(xs) if mask is None else m(xs, mask)
+
+        return output_projection_clues(called, d, heads) or output_projection_clues(called, d, heads, masked=True)
 
     return [positions, reach, lambda: attention_weight_clues(lab, kind), output_projection]
 

@@ -56,18 +56,21 @@ def _what_the_bias_is(c: torch.Tensor, a: torch.Tensor, w: torch.Tensor, b: torc
     return "adds a constant that is not out_proj.bias"
 
 
-def output_projection_clues(module, d: int, heads: int) -> list[Clue]:
-    """``module(key, weights)``: the learner's module loaded with ``weights`` (a callable on x)."""
+def output_projection_clues(module, d: int, heads: int, *, masked: bool = False) -> list[Clue]:
+    """``module(key, weights)``: the learner's module loaded with ``weights``, called as ``(x, mask)``; ``masked``:
+    under a causal mask (a fault that only a mask brings out), else with none."""
     rng = torch.Generator().manual_seed(SEED + 7)
     x = torch.randn(6, 4, d, generator=rng, dtype=F64)  # 24 tokens: enough to pin d x d + d numbers down
+    mask = torch.ones(4, 4, dtype=torch.bool).tril() if masked else None
     identity = _weights(rng, d, heads, torch.eye(d, dtype=F64), torch.zeros(d, dtype=F64))
     w_o, b_o = torch.randn(d, d, generator=rng, dtype=F64) * 0.4, torch.randn(d, generator=rng, dtype=F64) * 0.5
-    z = mha(identity, x, REFERENCE).double()
-    plain = module("output-identity", identity)(x)
+    z = mha(identity, x, REFERENCE, mask=mask).double()
+    key = "output-masked" if masked else "output"
+    plain = module(f"{key}-identity", identity)(x, mask)
     if not isinstance(plain, torch.Tensor) or plain.shape != z.shape or not _close(plain.double(), z):
         return []  # the fault is before the output projection: nothing to read off here
     loaded = MhaWeights(heads, identity.in_weight, identity.in_bias, w_o, b_o)
-    got = module("output-random", loaded)(x)
+    got = module(f"{key}-random", loaded)(x, mask)
     if not isinstance(got, torch.Tensor) or got.shape != z.shape or not torch.isfinite(got).all():
         return []
     rows = torch.cat([z.reshape(-1, d), torch.ones(z.numel() // d, 1, dtype=F64)], 1)
@@ -76,9 +79,10 @@ def output_projection_clues(module, d: int, heads: int) -> list[Clue]:
     a, c = solution[:d].T, solution[d]
     evidence = "W_v = I and every q/k/v bias zero, so the attention's output z is known; your output fitted as A z + c"
     if float((rows @ solution - target).abs().max()) > EXACT * (1 + float(target.abs().max())):
-        if not _close(got.double(), mha(loaded, x, REFERENCE).double()):
-            return [Clue(WHERE, "with W_o = I and no bias your output is the attention's output, as it must be; with "
-                         "another W_o it is no linear map of it: the output projection does something else",
+        if not _close(got.double(), mha(loaded, x, REFERENCE, mask=mask).double()):
+            return [Clue(WHERE, f"{'with a causal mask, ' if masked else ''}with W_o = I and no bias your output is the "
+                         "attention's output, as it must be; with another W_o it is no linear map of it: the output "
+                         "projection does something else",
                          evidence, rank=1)]
         return []
     said = [s for s in (_what_the_weight_is(a, w_o), _what_the_bias_is(c, a, w_o, b_o)) if s]
@@ -86,5 +90,6 @@ def output_projection_clues(module, d: int, heads: int) -> list[Clue]:
         return []
     fit = f"{evidence}: |A - W_o| up to {number(float((a - w_o).abs().max()))}, c vs out_proj.bias: " \
           f"{number(float(c[0]))} vs {number(float(b_o[0]))} (first feature)"
-    return [Clue(WHERE, f"the attention itself is right (with W_o = I your output is the attention's output), but your "
-                 f"module {' and '.join(said)}", fit, rank=0)]
+    under = "with a causal mask, " if masked else ""
+    return [Clue(WHERE, f"{under}the attention itself is right (with W_o = I your output is the attention's output), "
+                 f"but your module {' and '.join(said)}", fit, rank=0)]

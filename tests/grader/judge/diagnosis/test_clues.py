@@ -242,6 +242,9 @@ def test_post_ln_reach_names_a_norm_that_never_reaches_the_output():
     ("(w @ self.v(x)) @ self.out.weight.T - self.out.bias", "subtracts out_proj.bias"),
     ("(w @ self.v(x)) @ self.out.weight + self.out.bias", "uses out_proj.weight transposed"),
     ("self.out(w @ self.v(x)) + self.out.bias", "adds out_proj.bias twice"),
+    ("self.out(w @ self.v(x)) if mask is None else (w @ self.v(x)) @ self.out.weight.T",  # only a mask shows it
+     "with a causal mask, the attention itself is right (with W_o = I your output is the attention's output), but "
+     "your module never adds out_proj.bias"),
 ])
 def test_the_output_projection_is_read_off_by_fitting(output, expect):
     found = clues(self_attention(output=output), "self-attention", "attention.py")
