@@ -21,7 +21,10 @@ pytestmark = pytest.mark.slow
 
 BUDGET_S = 4.0  # CPU seconds: about 170 steps of the model below on a 2-core machine (±3% run to run)
 BURNERS_PER_CORE = 3
-TOLERANCE = 0.2  # steps reached may differ this much; a wall-clock budget loses most of them beside the burners
+# Steps reached may differ this much: a CPU second buys fewer steps beside busy neighbours (shared caches and memory
+# bandwidth: 21% fewer at load 42, with other work beside the burners), while a wall-clock budget loses about 75% of
+# them there (wall 16.1 s vs 4.1 s for the same 4 CPU s). 0.35 keeps the two far apart.
+TOLERANCE = 0.35
 
 LEARNER = textwrap.dedent('''
     import torch
