@@ -206,7 +206,7 @@ def residual_clues(lab: Lab) -> tuple[list[Clue], bool]:
         if not isinstance(got, torch.Tensor) or got.shape != x.shape or not torch.isfinite(got).all():
             continue
         got = got.double()
-        if not (got - expected).abs().max() > 1e-7:
+        if float((got - expected).abs().max()) <= 1e-7:  # finite, checked above
             pre_right = pre_right or norm_first
             continue
         evidence = (f"layer_norm_eps={eps:g}: a token {_short(x[0, 2])} gives {_short(got[0, 2])}; {says} is "

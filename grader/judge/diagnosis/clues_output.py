@@ -48,7 +48,7 @@ def _what_the_weight_is(a: torch.Tensor, w: torch.Tensor) -> str | None:
     return "applies a matrix to the attention's output that is not out_proj.weight"
 
 
-def _what_the_bias_is(c: torch.Tensor, a: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> str | None:
+def _what_the_bias_is(c: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> str | None:
     for vector, said in ((b, None), (-b, "subtracts out_proj.bias"), (torch.zeros_like(b), "never adds out_proj.bias"),
                          (2 * b, "adds out_proj.bias twice"), (w @ b + b, None)):
         if _close(c, vector):
@@ -85,7 +85,7 @@ def output_projection_clues(module, d: int, heads: int, *, masked: bool = False)
                          "projection does something else",
                          evidence, rank=1)]
         return []
-    said = [s for s in (_what_the_weight_is(a, w_o), _what_the_bias_is(c, a, w_o, b_o)) if s]
+    said = [s for s in (_what_the_weight_is(a, w_o), _what_the_bias_is(c, w_o, b_o)) if s]
     if not said:
         return []
     fit = f"{evidence}: |A - W_o| up to {number(float((a - w_o).abs().max()))}, c vs out_proj.bias: " \
